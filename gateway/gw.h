@@ -1,0 +1,182 @@
+/*
+ * gw.h -- the gateway worker process: its connections, subscriptions and
+ * the functions the gateway's files offer each other.
+ *
+ * NOTES
+ *   One process, one thread, one epoll loop (gw_loop.c).  Every client
+ *   connection lives in exactly one gateway worker; its public face
+ *   (counters, name, address) is mirrored into its shm_conn_slot for
+ *   monitoring and for a successor.  Subscriptions are kept here, in
+ *   private memory, and announced to the router over the inbound ring;
+ *   the router's copy can always be rebuilt from these.
+ *   Sub ids: low 20 bits index the connection's sub table, the high 12
+ *   bits are a reuse counter, so a delivery for an unsubscribed sub never
+ *   reaches a newer sub that took its slot.
+ */
+#ifndef GW_H
+#define GW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dt_buf.h"
+#include "dt_child.h"
+#include "gw_parser.h"
+#include "shm.h"
+
+#define GW_SUB_INDEX_BITS 20
+#define GW_SUB_INDEX_MASK ((1u << GW_SUB_INDEX_BITS) - 1)
+#define GW_READ_CHUNK     (64 * 1024)
+
+struct gw_sub {
+    uint32_t id;            /* 0 = free slot */
+    uint32_t sid_len;
+    uint32_t subject_len;
+    uint32_t queue_len;
+    char *text;             /* sid, subject, queue back to back, malloc'd */
+    uint64_t max;           /* auto-unsubscribe after this many; 0 = none */
+    uint64_t delivered;
+};
+
+struct gw_conn {
+    int fd;
+    uint32_t slot;           /* index in the worker's tables */
+    uint32_t gen;            /* = shm slot gen */
+    uint64_t cid;
+    struct shm_conn_slot *shm;
+    struct gw_parser ps;
+    struct dt_buf in;        /* bytes read, not yet parsed: [in_head, len) */
+    size_t in_head;
+    struct dt_buf out;       /* bytes to write: [out_head, len) */
+    size_t out_head;
+    uint32_t flags;          /* SHM_CF_* */
+    int protocol;
+    struct gw_sub *subs;
+    uint32_t subs_cap;
+    uint32_t nsubs;
+    uint32_t sub_reuse;      /* high bits for the next sub id */
+    uint64_t ping_due_ns;    /* next server PING */
+    uint64_t last_in_ns;     /* last bytes read */
+    uint32_t pings_out;
+    uint64_t auth_deadline_ns; /* 0 = no CONNECT needed any more */
+    uint64_t stall_since_ns; /* output could not be written since */
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes; /* not yet in shm */
+    bool ctrl_since_pong;    /* sent SUB/UNSUB since its last PONG */
+    bool pong_waiting;       /* in the worker's pong_waiters list */
+    bool pong_target_set;
+    uint32_t pong_target;    /* in-ring position the router must apply */
+    uint32_t pongs_owed;
+    bool in_flush_list;
+    bool blocked;            /* input stopped: fabric full */
+    bool epollout;           /* EPOLLOUT armed */
+    bool closing;
+    struct gw_conn *next_dead; /* closed this turn, freed at its end */
+};
+
+struct gw_worker {
+    struct dt_child ch;
+    struct shm_header *hdr;
+    struct shm_settings *set;
+    unsigned index;
+    struct shm_ring_handle in;     /* to the router */
+    struct shm_ring_handle out;    /* from the router */
+    struct shm_arena_handle arena;
+    struct shm_doorbell *db;       /* ours */
+    struct shm_doorbell *router_db;
+    bool router_pending;           /* pushed since the last router wake */
+    uint32_t router_gen;           /* router generation last announced to */
+
+    struct gw_conn **conns;        /* [max_conns] */
+    uint32_t max_conns;
+    uint32_t *free_slots;          /* stack of free slot indexes */
+    uint32_t n_free;
+
+    uint32_t *flush;               /* slots with output to write */
+    uint32_t n_flush;
+    uint32_t *blocked;             /* slots waiting for fabric space */
+    uint32_t n_blocked;
+
+    uint32_t *pong_waiters;        /* slots owed a PONG */
+    uint32_t n_pong_waiters;
+    uint32_t ctrl_mark;            /* in-ring position after the newest
+                                      control message pushed */
+    struct dt_buf ctrl_pending;    /* packed control msgs not yet pushed:
+                                      [u32 len][bytes]... */
+    size_t ctrl_head;
+
+    int epfd;
+    int http_conns[64];
+    struct dt_buf http_in[64];
+    uint64_t http_since[64];
+    char info_prefix[1024];        /* INFO {... up to client_id */
+    size_t info_prefix_len;
+    struct gw_conn *dead;          /* closed, to free after this turn */
+    volatile int stop;
+    uint64_t next_tick_ns;
+};
+
+/* gw_conn.c */
+int  gw_worker_init_conns(struct gw_worker *w);
+struct gw_conn *gw_conn_open(struct gw_worker *w, int fd);
+/* Close now; `why` goes to the debug log only. */
+void gw_conn_close(struct gw_worker *w, struct gw_conn *c, const char *why);
+/* Send -ERR '<text>' (nats-server's wording), then close. */
+void gw_conn_fail(struct gw_worker *w, struct gw_conn *c, const char *text);
+/* Free connections closed during this loop turn. */
+void gw_conn_reap(struct gw_worker *w);
+/* Reserve n bytes of output; NULL and the connection is closed as a slow
+ * consumer when max_pending would be passed. */
+char *gw_conn_out_reserve(struct gw_worker *w, struct gw_conn *c, size_t n);
+void gw_conn_out_commit(struct gw_worker *w, struct gw_conn *c, size_t n);
+void gw_conn_send(struct gw_worker *w, struct gw_conn *c, const char *s,
+                  size_t n);
+void gw_conn_send_err(struct gw_worker *w, struct gw_conn *c,
+                      const char *text);
+void gw_conn_flush_all(struct gw_worker *w);
+void gw_conn_flush(struct gw_worker *w, struct gw_conn *c);
+void gw_conn_sync_stats(struct gw_worker *w, struct gw_conn *c);
+struct gw_conn *gw_conn_by_slot(struct gw_worker *w, uint32_t slot,
+                                uint32_t gen);
+
+/* gw_proto.c */
+void gw_proto_build_info(struct gw_worker *w);
+void gw_proto_send_info(struct gw_worker *w, struct gw_conn *c);
+/* Parse and act on the connection's buffered input.  Returns 0, or -1
+ * when the connection was closed. */
+int  gw_proto_process(struct gw_worker *w, struct gw_conn *c);
+void gw_proto_tick(struct gw_worker *w, struct gw_conn *c, uint64_t now);
+struct gw_sub *gw_sub_by_id(struct gw_conn *c, uint32_t id);
+void gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s);
+
+/* gw_fabric.c: the gateway's side of the rings */
+int  gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
+                       const struct gw_op *op);
+int  gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
+                        const struct gw_sub *s);
+int  gw_fabric_ctrl_unsub(struct gw_worker *w, struct gw_conn *c,
+                          uint32_t sub_id);
+int  gw_fabric_ctrl_closed(struct gw_worker *w, struct gw_conn *c);
+int  gw_fabric_ctrl_reset(struct gw_worker *w);
+/* Push queued control messages; true when none is left. */
+bool gw_fabric_flush_ctrl(struct gw_worker *w);
+void gw_fabric_wake_router(struct gw_worker *w);
+/* Answer a PING now, or once the router has applied this connection's
+ * subscription changes, so that SUB + PING/PONG guarantees interest. */
+void gw_fabric_pong(struct gw_worker *w, struct gw_conn *c);
+void gw_fabric_release_pongs(struct gw_worker *w);
+/* Re-announce every subscription after a router restart. */
+void gw_fabric_check_router(struct gw_worker *w);
+
+/* gw_deliver.c */
+/* Drain up to `max` deliveries from the router; returns how many. */
+unsigned gw_deliver_drain(struct gw_worker *w, unsigned max);
+/* Drop every queued delivery (start-up of a successor). */
+void gw_deliver_discard_all(struct gw_worker *w);
+
+/* gw_loop.c */
+int  gw_loop_init(struct gw_worker *w);
+int  gw_loop_run(struct gw_worker *w);
+void gw_loop_want_write(struct gw_worker *w, struct gw_conn *c, bool on);
+void gw_loop_want_read(struct gw_worker *w, struct gw_conn *c, bool on);
+
+#endif /* GW_H */

@@ -1,0 +1,183 @@
+/*
+ * gw_deliver.c -- the gateway's consumer side: deliveries from the router
+ * become MSG/HMSG lines in the target connection's output buffer.
+ *
+ * NOTES
+ *   The payload is read straight from the publishing gateway's arena and
+ *   copied once, into the output buffer; the chunk's reference is dropped
+ *   right after, so the producer can reclaim it.
+ *   A delivery for a closed connection (stale slot generation) or a
+ *   removed subscription (stale sub id) is dropped silently: that is the
+ *   at-most-once contract of core NATS.
+ *   Headers go only to connections that declared headers:true; others
+ *   get the payload alone as MSG, as nats-server does.
+ */
+#include <stdio.h>
+
+#include "dt_log.h"
+#include "dt_subject.h"
+#include "gw.h"
+
+/* Decimal digits of v into p; returns the count. */
+static size_t
+put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static char *
+put(char *p, const void *s, size_t n)
+{
+    if (n)
+        memcpy(p, s, n);
+    return p + n;
+}
+
+struct msg_view {
+    const char *subject, *reply, *hdr, *payload;
+    uint32_t subject_len, reply_len, hdr_len, payload_len;
+};
+
+static bool
+view_of(const struct shm_desc *d, struct shm_chunk *ch, struct msg_view *v)
+{
+    const struct shm_msg *m = shm_chunk_body(ch);
+    if (d->len < sizeof(*m) ||
+        sizeof(*m) + (uint64_t)m->subject_len + m->reply_len + m->hdr_len +
+        m->payload_len > d->len)
+        return false;
+    v->subject = (const char *)(m + 1);
+    v->subject_len = m->subject_len;
+    v->reply = v->subject + m->subject_len;
+    v->reply_len = m->reply_len;
+    v->hdr = v->reply + m->reply_len;
+    v->hdr_len = m->hdr_len;
+    v->payload = v->hdr + m->hdr_len;
+    v->payload_len = m->payload_len;
+    return true;
+}
+
+/* MSG/HMSG <subject> <sid> [reply] [hdr_len] <total>\r\n<data>\r\n */
+static void
+write_msg(struct gw_worker *w, struct gw_conn *c, const struct gw_sub *s,
+          const char *subject, uint32_t subject_len, const char *reply,
+          uint32_t reply_len, const char *hdr, uint32_t hdr_len,
+          const char *payload, uint32_t payload_len)
+{
+    if (!(c->flags & SHM_CF_HEADERS))
+        hdr_len = 0;
+    size_t total = (size_t)hdr_len + payload_len;
+    size_t max = 5 + subject_len + 1 + s->sid_len + 1 + reply_len + 1 +
+                 2 * 20 + 2 + total + 2;
+    char *p0 = gw_conn_out_reserve(w, c, max);
+    if (p0 == NULL)
+        return;
+    char *p = p0;
+    p = hdr_len ? put(p, "HMSG ", 5) : put(p, "MSG ", 4);
+    p = put(p, subject, subject_len);
+    *p++ = ' ';
+    p = put(p, s->text, s->sid_len);
+    *p++ = ' ';
+    if (reply_len) {
+        p = put(p, reply, reply_len);
+        *p++ = ' ';
+    }
+    if (hdr_len) {
+        p += put_u64(p, hdr_len);
+        *p++ = ' ';
+    }
+    p += put_u64(p, total);
+    p = put(p, "\r\n", 2);
+    p = put(p, hdr, hdr_len);
+    p = put(p, payload, payload_len);
+    p = put(p, "\r\n", 2);
+    gw_conn_out_commit(w, c, (size_t)(p - p0));
+    c->out_msgs++;
+    c->out_bytes += total;
+}
+
+static void
+deliver_msg(struct gw_worker *w, const struct shm_desc *d,
+            struct shm_chunk *ch)
+{
+    struct gw_conn *c = gw_conn_by_slot(w, d->conn, d->conn_gen);
+    if (c == NULL)
+        return;
+    struct gw_sub *s = gw_sub_by_id(c, d->sub);
+    struct msg_view v;
+    if (s == NULL || !view_of(d, ch, &v))
+        return;
+    write_msg(w, c, s, v.subject, v.subject_len, v.reply, v.reply_len,
+              v.hdr, v.hdr_len, v.payload, v.payload_len);
+    if (c->closing)
+        return;
+    s->delivered++;
+    if (s->max && s->delivered >= s->max)
+        gw_sub_remove(w, c, s);
+}
+
+/* Nobody took a request: answer with a 503 status on the publisher's own
+ * subscription that covers the reply subject, as nats-server does. */
+static void
+deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
+                      struct shm_chunk *ch)
+{
+    static const char status[] = "NATS/1.0 503\r\n\r\n";
+    struct gw_conn *c = gw_conn_by_slot(w, d->conn, d->conn_gen);
+    struct msg_view v;
+    if (c == NULL || !view_of(d, ch, &v))
+        return;
+    for (uint32_t i = 0; i < c->subs_cap; i++) {
+        struct gw_sub *s = &c->subs[i];
+        if (s->id && dt_subject_matches(s->text + s->sid_len, s->subject_len,
+                                        v.reply, v.reply_len)) {
+            write_msg(w, c, s, v.reply, v.reply_len, NULL, 0, status,
+                      sizeof(status) - 1, NULL, 0);
+            return;
+        }
+    }
+}
+
+unsigned
+gw_deliver_drain(struct gw_worker *w, unsigned max)
+{
+    unsigned n = 0;
+    struct shm_desc d;
+    while (n < max && shm_ring_pop(&w->out, &d)) {
+        n++;
+        struct shm_chunk *ch = shm_chunk_of(&w->ch.h, &d);
+        if (ch == NULL) {
+            dt_warn("delivery with a bad chunk offset dropped");
+            continue;
+        }
+        if (d.kind == SHM_D_MSG)
+            deliver_msg(w, &d, ch);
+        else if (d.kind == SHM_D_NORESP)
+            deliver_no_responders(w, &d, ch);
+        shm_chunk_unref(ch);
+    }
+    return n;
+}
+
+void
+gw_deliver_discard_all(struct gw_worker *w)
+{
+    struct shm_desc d;
+    unsigned n = 0;
+    while (shm_ring_pop(&w->out, &d)) {
+        struct shm_chunk *ch = shm_chunk_of(&w->ch.h, &d);
+        if (ch)
+            shm_chunk_unref(ch);
+        n++;
+    }
+    if (n)
+        dt_info("dropped %u deliveries queued for the previous instance", n);
+}

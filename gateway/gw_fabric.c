@@ -1,0 +1,275 @@
+/*
+ * gw_fabric.c -- the gateway's producer side: publishes and subscription
+ * changes go into this gateway's arena and inbound ring to the router.
+ *
+ * NOTES
+ *   Order matters: a client's SUB must reach the router before its next
+ *   PUB.  Control messages that find the ring or arena full wait in
+ *   ctrl_pending, and while anything waits there publishes wait too
+ *   (-EAGAIN: the caller stops reading that connection), so the ring
+ *   always carries a connection's operations in the order it sent them.
+ *   The router is woken once per loop turn, not per message.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "dialtone.pb-c.h"
+#include "dt_log.h"
+#include "gw.h"
+
+#define CTRL_PENDING_CAP (64u << 20)
+
+static struct shm_chunk *
+alloc_for_push(struct gw_worker *w, uint32_t body_len)
+{
+    if (shm_ring_space(&w->in) == 0)
+        return NULL;
+    return shm_arena_alloc(&w->arena, body_len);
+}
+
+static void
+push_chunk(struct gw_worker *w, struct shm_chunk *c, uint16_t kind,
+           uint16_t flags, const struct gw_conn *conn, uint32_t len)
+{
+    c->ring_pos = shm_ring_next_pos(&w->in);
+    struct shm_desc d = {
+        .kind = kind, .flags = flags, .src_gw = (uint16_t)w->index,
+        .conn = conn ? conn->slot : 0, .conn_gen = conn ? conn->gen : 0,
+        .chunk = shm_off(&w->ch.h, c), .len = len,
+    };
+    bool ok = shm_ring_push(&w->in, &d);
+    (void)ok; /* space was checked by alloc_for_push; single producer */
+    w->router_pending = true;
+    if (kind == SHM_D_CTRL)
+        w->ctrl_mark = shm_ring_next_pos(&w->in);
+}
+
+int
+gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
+                  const struct gw_op *op)
+{
+    if (w->ctrl_pending.len > w->ctrl_head)
+        return -EAGAIN;
+    uint32_t len = (uint32_t)sizeof(struct shm_msg) + op->subject.len +
+                   op->reply.len + op->headers.len + op->payload.len;
+    struct shm_chunk *ch = alloc_for_push(w, len);
+    if (ch == NULL)
+        return -EAGAIN;
+    struct shm_msg *m = shm_chunk_body(ch);
+    m->subject_len = op->subject.len;
+    m->reply_len = op->reply.len;
+    m->hdr_len = op->headers.len;
+    m->payload_len = op->payload.len;
+    char *p = (char *)(m + 1);
+    memcpy(p, op->subject.p, op->subject.len);
+    p += op->subject.len;
+    memcpy(p, op->reply.p, op->reply.len);
+    p += op->reply.len;
+    memcpy(p, op->headers.p, op->headers.len);
+    p += op->headers.len;
+    memcpy(p, op->payload.p, op->payload.len);
+
+    uint16_t flags = 0;
+    if (c->flags & SHM_CF_NO_ECHO)
+        flags |= SHM_DF_NO_ECHO;
+    if ((c->flags & (SHM_CF_HEADERS | SHM_CF_NORESP)) ==
+        (SHM_CF_HEADERS | SHM_CF_NORESP))
+        flags |= SHM_DF_NORESP_OK;
+    push_chunk(w, ch, SHM_D_PUB, flags, c, len);
+    return 0;
+}
+
+/* Push one packed control message now, or report that it must wait. */
+static bool
+push_ctrl_bytes(struct gw_worker *w, const uint8_t *bytes, uint32_t len)
+{
+    struct shm_chunk *ch = alloc_for_push(w, len);
+    if (ch == NULL)
+        return false;
+    memcpy(shm_chunk_body(ch), bytes, len);
+    push_chunk(w, ch, SHM_D_CTRL, 0, NULL, len);
+    return true;
+}
+
+bool
+gw_fabric_flush_ctrl(struct gw_worker *w)
+{
+    struct dt_buf *q = &w->ctrl_pending;
+    while (w->ctrl_head < q->len) {
+        uint32_t len;
+        memcpy(&len, q->data + w->ctrl_head, sizeof(len));
+        if (!push_ctrl_bytes(w, (uint8_t *)q->data + w->ctrl_head +
+                             sizeof(len), len))
+            return false;
+        w->ctrl_head += sizeof(len) + len;
+    }
+    q->len = w->ctrl_head = 0;
+    return true;
+}
+
+static int
+send_ctrl(struct gw_worker *w, Dialtone__Control *m)
+{
+    m->version = 1;
+    size_t n = dialtone__control__get_packed_size(m);
+    uint8_t stackbuf[1024];
+    uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
+    if (buf == NULL)
+        return -ENOMEM;
+    dialtone__control__pack(m, buf);
+    int rc = 0;
+    if (w->ctrl_pending.len == w->ctrl_head &&
+        push_ctrl_bytes(w, buf, (uint32_t)n))
+        goto out;
+    /* wait behind the others; the queue keeps their order */
+    w->ctrl_pending.cap = CTRL_PENDING_CAP;
+    uint32_t len = (uint32_t)n;
+    if (dt_buf_append(&w->ctrl_pending, &len, sizeof(len)) < 0 ||
+        dt_buf_append(&w->ctrl_pending, buf, n) < 0) {
+        dt_error("control queue to the router is full (%u bytes)",
+                 CTRL_PENDING_CAP);
+        rc = -ENOBUFS;
+    }
+out:
+    if (buf != stackbuf)
+        free(buf);
+    return rc;
+}
+
+int
+gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
+                   const struct gw_sub *s)
+{
+    char subject[s->subject_len + 1], queue[s->queue_len + 1];
+    memcpy(subject, s->text + s->sid_len, s->subject_len);
+    subject[s->subject_len] = '\0';
+    memcpy(queue, s->text + s->sid_len + s->subject_len, s->queue_len);
+    queue[s->queue_len] = '\0';
+    Dialtone__Sub sub = DIALTONE__SUB__INIT;
+    sub.conn = c->slot;
+    sub.conn_gen = c->gen;
+    sub.sub_id = s->id;
+    sub.subject = subject;
+    sub.queue = queue;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_SUB;
+    m.sub = &sub;
+    return send_ctrl(w, &m);
+}
+
+int
+gw_fabric_ctrl_unsub(struct gw_worker *w, struct gw_conn *c, uint32_t sub_id)
+{
+    Dialtone__Unsub u = DIALTONE__UNSUB__INIT;
+    u.conn = c->slot;
+    u.conn_gen = c->gen;
+    u.sub_id = sub_id;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_UNSUB;
+    m.unsub = &u;
+    return send_ctrl(w, &m);
+}
+
+int
+gw_fabric_ctrl_closed(struct gw_worker *w, struct gw_conn *c)
+{
+    Dialtone__ConnClosed cc = DIALTONE__CONN_CLOSED__INIT;
+    cc.conn = c->slot;
+    cc.conn_gen = c->gen;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_CONN_CLOSED;
+    m.conn_closed = &cc;
+    return send_ctrl(w, &m);
+}
+
+int
+gw_fabric_ctrl_reset(struct gw_worker *w)
+{
+    Dialtone__ResetGateway r = DIALTONE__RESET_GATEWAY__INIT;
+    r.gateway = w->index;
+    r.gateway_gen = atomic_load(&w->hdr->gateway_gen[w->index]);
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_RESET;
+    m.reset = &r;
+    return send_ctrl(w, &m);
+}
+
+void
+gw_fabric_pong(struct gw_worker *w, struct gw_conn *c)
+{
+    if (!c->ctrl_since_pong && !c->pong_waiting) {
+        gw_conn_send(w, c, "PONG\r\n", 6);
+        return;
+    }
+    c->pongs_owed++;
+    c->ctrl_since_pong = false;
+    /* a control message still queued has no position yet: decide later */
+    c->pong_target_set = w->ctrl_pending.len == w->ctrl_head;
+    c->pong_target = w->ctrl_mark;
+    if (!c->pong_waiting) {
+        c->pong_waiting = true;
+        w->pong_waiters[w->n_pong_waiters++] = c->slot;
+    }
+}
+
+void
+gw_fabric_release_pongs(struct gw_worker *w)
+{
+    if (w->n_pong_waiters == 0)
+        return;
+    bool queue_empty = w->ctrl_pending.len == w->ctrl_head;
+    uint32_t applied = shm_ring_applied_pos(&w->in);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < w->n_pong_waiters; i++) {
+        struct gw_conn *c = w->conns[w->pong_waiters[i]];
+        if (c == NULL || c->closing || !c->pong_waiting)
+            continue;
+        if (!c->pong_target_set && queue_empty) {
+            c->pong_target = w->ctrl_mark;
+            c->pong_target_set = true;
+        }
+        if (!c->pong_target_set ||
+            (int32_t)(applied - c->pong_target) < 0) {
+            w->pong_waiters[kept++] = c->slot;
+            continue;
+        }
+        for (; c->pongs_owed; c->pongs_owed--)
+            gw_conn_send(w, c, "PONG\r\n", 6);
+        c->pong_waiting = false;
+    }
+    w->n_pong_waiters = kept;
+}
+
+void
+gw_fabric_wake_router(struct gw_worker *w)
+{
+    if (!w->router_pending)
+        return;
+    w->router_pending = false;
+    shm_doorbell_ring(w->router_db, w->ch.efd[0]);
+}
+
+void
+gw_fabric_check_router(struct gw_worker *w)
+{
+    uint32_t gen = atomic_load_explicit(&w->hdr->router_gen,
+                                        memory_order_acquire);
+    if (gen == w->router_gen)
+        return;
+    w->router_gen = gen;
+    /* chunks the dead router had taken will never be released by it */
+    shm_arena_drop_lost_holds(&w->arena, shm_ring_consumer_pos(&w->in));
+    gw_fabric_ctrl_reset(w);
+    unsigned subs = 0;
+    for (uint32_t i = 0; i < w->max_conns; i++) {
+        struct gw_conn *c = w->conns[i];
+        if (c == NULL || c->closing)
+            continue;
+        for (uint32_t k = 0; k < c->subs_cap; k++)
+            if (c->subs[k].id) {
+                gw_fabric_ctrl_sub(w, c, &c->subs[k]);
+                subs++;
+            }
+    }
+    dt_info("router generation %u: announced %u subscriptions", gen, subs);
+}

@@ -1,0 +1,393 @@
+/*
+ * gw_proto.c -- what each NATS client operation means: INFO on accept,
+ * CONNECT options and authentication, SUB/UNSUB bookkeeping, PUB into the
+ * fabric, PING/PONG liveness, and the -ERR wording of nats-server.
+ *
+ * NOTES
+ *   Parsing is gw_parser.c's job; this file acts on whole operations.
+ *   A publish that finds the fabric full is not consumed: the connection
+ *   is marked blocked and the same bytes are parsed again once the arena
+ *   or ring has room (backpressure instead of dropping).
+ *   Fatal errors close only the offending connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dt_config.h"
+#include "dt_json.h"
+#include "dt_log.h"
+#include "dt_subject.h"
+#include "gw.h"
+
+/* ------------------------------------------------------------------ */
+/* INFO */
+
+void
+gw_proto_send_info(struct gw_worker *w, struct gw_conn *c)
+{
+    const struct shm_settings *s = w->set;
+    struct dt_buf b = { .cap = 4096 };
+    struct dt_jw j;
+    dt_buf_puts(&b, "INFO ");
+    dt_jw_init(&j, &b, false);
+    dt_jw_begin_object(&j);
+    dt_jw_kstr(&j, "server_id", s->server_id);
+    dt_jw_kstr(&j, "server_name", s->server_name);
+    dt_jw_kstr(&j, "version", DT_NATS_COMPAT_VERSION);
+    dt_jw_kint(&j, "proto", DT_PROTO);
+    dt_jw_kstr(&j, "go", "dialtone");
+    dt_jw_kstr(&j, "host", s->host);
+    dt_jw_kuint(&j, "port", s->port);
+    dt_jw_kbool(&j, "headers", true);
+    if (s->auth_user[0] || s->auth_token[0])
+        dt_jw_kbool(&j, "auth_required", true);
+    dt_jw_kint(&j, "max_payload", s->max_payload);
+    dt_jw_kuint(&j, "client_id", c->cid);
+    dt_jw_kstr(&j, "client_ip", c->shm->ip);
+    dt_jw_kstr(&j, "dialtone_version", DT_VERSION);
+    dt_jw_end_object(&j);
+    dt_buf_puts(&b, "\r\n");
+    if (dt_jw_finish(&j) == 0)
+        gw_conn_send(w, c, b.data, b.len);
+    dt_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* CONNECT */
+
+static bool
+json_flag(const struct dt_json *root, const char *key, bool dflt)
+{
+    bool v;
+    return dt_json_bool(dt_json_get(root, key), &v) == 0 ? v : dflt;
+}
+
+static void
+json_copy(const struct dt_json *root, const char *key, char *dst,
+          size_t dstlen)
+{
+    const char *s;
+    size_t n;
+    dst[0] = '\0';
+    if (dt_json_str(dt_json_get(root, key), &s, &n) == 0)
+        snprintf(dst, dstlen, "%.*s", (int)n, s);
+}
+
+static bool
+json_equals(const struct dt_json *root, const char *key, const char *want)
+{
+    const char *s;
+    size_t n;
+    if (dt_json_str(dt_json_get(root, key), &s, &n) < 0)
+        return want[0] == '\0';
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+static bool
+authorized(const struct shm_settings *s, const struct dt_json *root)
+{
+    if (s->auth_token[0])
+        return json_equals(root, "auth_token", s->auth_token);
+    if (s->auth_user[0])
+        return json_equals(root, "user", s->auth_user) &&
+               json_equals(root, "pass", s->auth_pass);
+    return true;
+}
+
+static int
+op_connect(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
+{
+    struct dt_json_doc *doc = NULL;
+    struct dt_json_error jerr;
+    if (dt_json_parse(op->arg.p, op->arg.len, 64 * 1024, &doc, &jerr) < 0 ||
+        !dt_json_is(dt_json_root(doc), DT_JSON_OBJECT)) {
+        dt_json_free(doc);
+        gw_conn_close(w, c, "invalid CONNECT JSON"); /* silent, like nats */
+        return -1;
+    }
+    const struct dt_json *root = dt_json_root(doc);
+    if (!authorized(w->set, root)) {
+        dt_json_free(doc);
+        dt_info("%s:%u - cid:%llu - authentication error", c->shm->ip,
+                c->shm->port, (unsigned long long)c->cid);
+        gw_conn_fail(w, c, "Authorization Violation");
+        return -1;
+    }
+    uint32_t f = SHM_CF_CONNECTED;
+    f |= json_flag(root, "verbose", false) ? SHM_CF_VERBOSE : 0;
+    f |= json_flag(root, "pedantic", false) ? SHM_CF_PEDANTIC : 0;
+    f |= json_flag(root, "echo", true) ? 0 : SHM_CF_NO_ECHO;
+    f |= json_flag(root, "headers", false) ? SHM_CF_HEADERS : 0;
+    f |= json_flag(root, "no_responders", false) ? SHM_CF_NORESP : 0;
+    int64_t proto = 0;
+    dt_json_int64(dt_json_get(root, "protocol"), &proto);
+    c->protocol = (int)proto;
+    c->flags = f;
+    c->shm->flags = (uint16_t)f;
+    json_copy(root, "name", c->shm->name, sizeof(c->shm->name));
+    json_copy(root, "lang", c->shm->lang, sizeof(c->shm->lang));
+    json_copy(root, "version", c->shm->version, sizeof(c->shm->version));
+    c->auth_deadline_ns = 0;
+    dt_json_free(doc);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Subscriptions */
+
+struct gw_sub *
+gw_sub_by_id(struct gw_conn *c, uint32_t id)
+{
+    uint32_t idx = id & GW_SUB_INDEX_MASK;
+    if (idx >= c->subs_cap || c->subs[idx].id != id)
+        return NULL;
+    return &c->subs[idx];
+}
+
+static struct gw_sub *
+sub_by_sid(struct gw_conn *c, const struct gw_slice *sid)
+{
+    for (uint32_t i = 0; i < c->subs_cap; i++) {
+        struct gw_sub *s = &c->subs[i];
+        if (s->id && s->sid_len == sid->len &&
+            memcmp(s->text, sid->p, sid->len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static struct gw_sub *
+sub_alloc(struct gw_conn *c)
+{
+    for (uint32_t i = 0; i < c->subs_cap; i++)
+        if (c->subs[i].id == 0)
+            return &c->subs[i];
+    uint32_t n = c->subs_cap ? c->subs_cap * 2 : 4;
+    if (n > GW_SUB_INDEX_MASK)
+        return NULL;
+    struct gw_sub *p = realloc(c->subs, n * sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    memset(p + c->subs_cap, 0, (n - c->subs_cap) * sizeof(*p));
+    c->subs = p;
+    struct gw_sub *s = &c->subs[c->subs_cap];
+    c->subs_cap = n;
+    return s;
+}
+
+void
+gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s)
+{
+    gw_fabric_ctrl_unsub(w, c, s->id);
+    free(s->text);
+    memset(s, 0, sizeof(*s));
+    c->nsubs--;
+}
+
+static int
+op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
+{
+    if (!dt_subject_valid(op->subject.p, op->subject.len) ||
+        (op->queue.len && !dt_queue_valid(op->queue.p, op->queue.len))) {
+        gw_conn_send_err(w, c, "Invalid Subject");
+        return 1; /* not fatal, no +OK */
+    }
+    if (sub_by_sid(c, &op->sid))
+        return 0; /* nats-server ignores a repeated sid */
+    uint32_t max = w->set->max_subscriptions;
+    if (max && c->nsubs >= max) {
+        gw_conn_send_err(w, c, "Maximum Subscriptions Exceeded");
+        return 1;
+    }
+    struct gw_sub *s = sub_alloc(c);
+    char *text = malloc((size_t)op->sid.len + op->subject.len + op->queue.len);
+    if (s == NULL || text == NULL) {
+        free(text);
+        gw_conn_fail(w, c, "Maximum Subscriptions Exceeded");
+        return -1;
+    }
+    memcpy(text, op->sid.p, op->sid.len);
+    memcpy(text + op->sid.len, op->subject.p, op->subject.len);
+    memcpy(text + op->sid.len + op->subject.len, op->queue.p, op->queue.len);
+    uint32_t idx = (uint32_t)(s - c->subs);
+    c->sub_reuse = (c->sub_reuse + 1) & 0xfff;
+    *s = (struct gw_sub){
+        .id = idx | ((c->sub_reuse ? c->sub_reuse : 1) << GW_SUB_INDEX_BITS),
+        .sid_len = op->sid.len, .subject_len = op->subject.len,
+        .queue_len = op->queue.len, .text = text,
+    };
+    c->nsubs++;
+    c->ctrl_since_pong = true;
+    if (gw_fabric_ctrl_sub(w, c, s) < 0) {
+        gw_conn_fail(w, c, "Server Resources Exhausted");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+op_unsub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
+{
+    struct gw_sub *s = sub_by_sid(c, &op->sid);
+    if (s == NULL)
+        return 0;
+    if (op->max_msgs > 0 && s->delivered < (uint64_t)op->max_msgs) {
+        s->max = (uint64_t)op->max_msgs;
+        return 0;
+    }
+    c->ctrl_since_pong = true;
+    gw_sub_remove(w, c, s);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* PUB */
+
+static int
+op_pub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
+{
+    if (op->kind == GW_OP_HPUB && !(c->flags & SHM_CF_HEADERS)) {
+        gw_conn_close(w, c, "HPUB without headers support"); /* silent */
+        return -1;
+    }
+    if ((c->flags & SHM_CF_PEDANTIC) &&
+        !dt_subject_valid_literal(op->subject.p, op->subject.len)) {
+        gw_conn_send_err(w, c, "Invalid Publish Subject");
+        return 1;
+    }
+    int rc = gw_fabric_publish(w, c, op);
+    if (rc < 0)
+        return rc; /* -EAGAIN: try again when the fabric has room */
+    c->in_msgs++;
+    c->in_bytes += op->headers.len + op->payload.len;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Returns 0 done (+OK if verbose), 1 done without +OK, -EAGAIN retry
+ * later, -1 connection closed. */
+static int
+handle_op(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
+{
+    bool auth_pending = c->auth_deadline_ns != 0;
+    if (auth_pending && op->kind != GW_OP_CONNECT) {
+        gw_conn_fail(w, c, "Authorization Violation");
+        return -1;
+    }
+    switch (op->kind) {
+    case GW_OP_CONNECT:
+        return op_connect(w, c, op);
+    case GW_OP_PUB:
+    case GW_OP_HPUB:
+        return op_pub(w, c, op);
+    case GW_OP_SUB:
+        return op_sub(w, c, op);
+    case GW_OP_UNSUB:
+        return op_unsub(w, c, op);
+    case GW_OP_PING:
+        gw_fabric_pong(w, c);
+        return 1;
+    case GW_OP_PONG:
+        if (c->pings_out && c->ping_due_ns)
+            c->shm->rtt_ns = 0;
+        c->pings_out = 0;
+        return 1;
+    default:
+        return 1; /* INFO, +OK, -ERR from a client: nothing to do */
+    }
+}
+
+static void
+compact_input(struct gw_conn *c)
+{
+    if (c->in_head == c->in.len) {
+        c->in.len = c->in_head = 0;
+    } else if (c->in_head > c->in.alloc / 2) {
+        memmove(c->in.data, c->in.data + c->in_head, c->in.len - c->in_head);
+        c->in.len -= c->in_head;
+        c->in_head = 0;
+    }
+}
+
+static void
+block(struct gw_worker *w, struct gw_conn *c)
+{
+    if (c->blocked)
+        return;
+    c->blocked = true;
+    w->blocked[w->n_blocked++] = c->slot;
+    gw_loop_want_read(w, c, false);
+}
+
+int
+gw_proto_process(struct gw_worker *w, struct gw_conn *c)
+{
+    while (!c->closing && c->in_head < c->in.len) {
+        struct gw_op op;
+        size_t used = 0;
+        int rc = gw_parser_next(&c->ps, c->in.data + c->in_head,
+                                c->in.len - c->in_head, &used, &op);
+        if (rc == GW_PARSE_MORE)
+            break;
+        if (rc < 0) {
+            dt_debug("cid:%llu - protocol error: %s",
+                     (unsigned long long)c->cid, gw_parse_error_text(rc));
+            if (gw_parse_error_sends(rc))
+                gw_conn_fail(w, c, gw_parse_error_text(rc));
+            else /* nats-server closes these without a word */
+                gw_conn_close(w, c, gw_parse_error_text(rc));
+            return -1;
+        }
+        rc = handle_op(w, c, &op);
+        if (rc == -EAGAIN) {
+            block(w, c);
+            break;
+        }
+        if (rc < 0)
+            return -1;
+        c->in_head += used;
+        if (rc == 0 && (c->flags & SHM_CF_VERBOSE))
+            gw_conn_send(w, c, "+OK\r\n", 5);
+        atomic_store_explicit(&c->shm->last_activity_ns, shm_wall_ns(),
+                              memory_order_relaxed);
+    }
+    if (c->closing)
+        return -1;
+    compact_input(c);
+    return 0;
+}
+
+void
+gw_proto_tick(struct gw_worker *w, struct gw_conn *c, uint64_t now)
+{
+    const struct shm_settings *s = w->set;
+    if (c->auth_deadline_ns && now >= c->auth_deadline_ns) {
+        gw_conn_fail(w, c, "Authentication Timeout");
+        return;
+    }
+    if (c->stall_since_ns &&
+        now - c->stall_since_ns > s->write_deadline_ms * 1000000ull) {
+        atomic_fetch_add(&w->hdr->slow_consumers, 1);
+        gw_conn_fail(w, c, "Slow Consumer (Write Deadline)");
+        return;
+    }
+    if (now >= c->ping_due_ns) {
+        uint64_t interval = s->ping_interval_ms * 1000000ull;
+        if (c->last_in_ns + interval > now && c->pings_out == 0) {
+            /* it talked to us recently: that is proof of life enough */
+            c->ping_due_ns = now + interval;
+            gw_conn_sync_stats(w, c);
+            return;
+        }
+        if (c->pings_out + 1 > s->ping_max) {
+            gw_conn_fail(w, c, "Stale Connection");
+            return;
+        }
+        c->pings_out++;
+        c->ping_due_ns = now + interval;
+        gw_conn_send(w, c, "PING\r\n", 6);
+    }
+    gw_conn_sync_stats(w, c);
+}

@@ -1,0 +1,448 @@
+/*
+ * rt_router.c -- the router's loop: drain every gateway's inbound ring,
+ * apply subscription changes, match each publish and push one delivery
+ * descriptor per target to the target's gateway.
+ *
+ * NOTES
+ *   Single-threaded; the only shared state it writes is ring heads and
+ *   tails, chunk reference counts and its statistics block.
+ *   A chunk's router_hold is released only after every delivery for it
+ *   has been pushed and its refs counted, so the producing gateway never
+ *   reclaims a chunk someone may still read.
+ *   When a gateway's outbound ring is full the router waits for it (that
+ *   gateway drains its ring unconditionally, so the wait is short); a
+ *   gateway that drains nothing for RT_STUCK_NS is presumed dead and its
+ *   deliveries are dropped and counted until its successor drains.
+ */
+#include "rt_router.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dialtone.pb-c.h"
+#include "dt_log.h"
+
+#define RT_BATCH      256           /* descriptors per ring per turn */
+#define RT_STUCK_NS   2000000000ull /* 2 s without progress */
+#define RT_SPIN_TURNS 64            /* idle turns before sleeping */
+
+/* ------------------------------------------------------------------ */
+/* Subscription bookkeeping. */
+
+static void
+free_sub(struct rt_router *r, struct rt_conn *rc, uint32_t idx)
+{
+    struct rt_sub *s = rc->subs[idx];
+    if (s == NULL)
+        return;
+    rt_sublist_remove(r->sl, s);
+    rc->subs[idx] = NULL;
+    rc->count--;
+    free(s);
+}
+
+static void
+clear_conn(struct rt_router *r, struct rt_conn *rc)
+{
+    for (uint32_t i = 0; i < rc->cap && rc->count; i++)
+        free_sub(r, rc, i);
+    free(rc->subs);
+    rc->subs = NULL;
+    rc->cap = rc->count = 0;
+}
+
+static struct rt_conn *
+conn_of(struct rt_router *r, unsigned gw, uint32_t conn, uint32_t gen)
+{
+    if (conn >= r->max_conns)
+        return NULL;
+    struct rt_conn *rc = &r->gw[gw].conns[conn];
+    if (rc->gen != gen) {
+        /* the slot was reused and we missed its close: forget the old */
+        clear_conn(r, rc);
+        rc->gen = gen;
+    }
+    return rc;
+}
+
+static int
+grow_conn(struct rt_conn *rc, uint32_t idx)
+{
+    if (idx < rc->cap)
+        return 0;
+    uint32_t n = rc->cap ? rc->cap : 8;
+    while (n <= idx)
+        n *= 2;
+    struct rt_sub **p = realloc(rc->subs, n * sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    memset(p + rc->cap, 0, (n - rc->cap) * sizeof(*p));
+    rc->subs = p;
+    rc->cap = n;
+    return 0;
+}
+
+static void
+apply_sub(struct rt_router *r, unsigned gw, const Dialtone__Sub *m)
+{
+    struct rt_conn *rc = conn_of(r, gw, m->conn, m->conn_gen);
+    uint32_t idx = m->sub_id & RT_SUB_INDEX_MASK;
+    if (rc == NULL || grow_conn(rc, idx) < 0)
+        return;
+    free_sub(r, rc, idx);
+    size_t sl = strlen(m->subject), ql = strlen(m->queue);
+    struct rt_sub *s = calloc(1, sizeof(*s) + sl + ql + 2);
+    if (s == NULL)
+        return;
+    char *p = (char *)(s + 1);
+    memcpy(p, m->subject, sl + 1);
+    memcpy(p + sl + 1, m->queue, ql + 1);
+    s->subject = p;
+    s->subject_len = (uint32_t)sl;
+    s->queue = ql ? p + sl + 1 : NULL;
+    s->queue_len = (uint32_t)ql;
+    s->gw = (uint16_t)gw;
+    s->conn = m->conn;
+    s->conn_gen = m->conn_gen;
+    s->sub_id = m->sub_id;
+    if (rt_sublist_insert(r->sl, s) < 0) {
+        dt_warn("rejected subscription to '%s' from gateway %u", p, gw);
+        free(s);
+        return;
+    }
+    rc->subs[idx] = s;
+    rc->count++;
+}
+
+static void
+apply_unsub(struct rt_router *r, unsigned gw, const Dialtone__Unsub *m)
+{
+    struct rt_conn *rc = conn_of(r, gw, m->conn, m->conn_gen);
+    uint32_t idx = m->sub_id & RT_SUB_INDEX_MASK;
+    if (rc && idx < rc->cap && rc->subs[idx] &&
+        rc->subs[idx]->sub_id == m->sub_id)
+        free_sub(r, rc, idx);
+}
+
+static void
+reset_gateway(struct rt_router *r, unsigned gw)
+{
+    for (uint32_t c = 0; c < r->max_conns; c++)
+        clear_conn(r, &r->gw[gw].conns[c]);
+}
+
+static void
+apply_control(struct rt_router *r, unsigned gw, const void *body, uint32_t len)
+{
+    Dialtone__Control *m = dialtone__control__unpack(NULL, len, body);
+    if (m == NULL) {
+        dt_warn("undecodable control message from gateway %u", gw);
+        return;
+    }
+    switch (m->body_case) {
+    case DIALTONE__CONTROL__BODY_SUB:
+        apply_sub(r, gw, m->sub);
+        break;
+    case DIALTONE__CONTROL__BODY_UNSUB:
+        apply_unsub(r, gw, m->unsub);
+        break;
+    case DIALTONE__CONTROL__BODY_CONN_CLOSED: {
+        struct rt_conn *rc = conn_of(r, gw, m->conn_closed->conn,
+                                     m->conn_closed->conn_gen);
+        if (rc)
+            clear_conn(r, rc);
+        break;
+    }
+    case DIALTONE__CONTROL__BODY_RESET:
+        reset_gateway(r, gw);
+        break;
+    default:
+        dt_warn("unknown control message %d from gateway %u",
+                (int)m->body_case, gw);
+    }
+    dialtone__control__free_unpacked(m, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fan-out. */
+
+static void
+wake_gateways(struct rt_router *r)
+{
+    for (unsigned g = 0; g < r->n_gw; g++) {
+        if (r->gw[g].pushed) {
+            shm_doorbell_ring(r->gw[g].db, r->gw[g].efd);
+            r->gw[g].pushed = false;
+        }
+    }
+}
+
+/* Push to gateway g's outbound ring, waiting while it is full; returns
+ * false when the gateway looks dead and the delivery was dropped. */
+static bool
+push_out(struct rt_router *r, unsigned g, struct shm_desc *d)
+{
+    struct rt_gateway *gw = &r->gw[g];
+    if (shm_ring_push(&gw->out, d)) {
+        gw->pushed = true;
+        return true;
+    }
+    uint64_t start = shm_now_ns();
+    uint32_t seen = shm_ring_consumer_pos(&gw->out);
+    struct timespec nap = { 0, 20000 };
+    while (!r->stop) {
+        shm_doorbell_ring(gw->db, gw->efd);
+        nanosleep(&nap, NULL);
+        if (shm_ring_push(&gw->out, d)) {
+            gw->pushed = true;
+            return true;
+        }
+        uint32_t now_pos = shm_ring_consumer_pos(&gw->out);
+        if (now_pos != seen) {
+            seen = now_pos;
+            start = shm_now_ns();
+        } else if (shm_now_ns() - start > RT_STUCK_NS) {
+            break;
+        }
+    }
+    if (gw->dropped++ == 0)
+        dt_warn("gateway %u is not draining its ring; dropping deliveries",
+                g);
+    return false;
+}
+
+static bool
+is_self(const struct rt_sub *s, unsigned src, const struct shm_desc *d)
+{
+    return s->gw == src && s->conn == d->conn && s->conn_gen == d->conn_gen;
+}
+
+static uint64_t
+next_rand(struct rt_router *r)
+{
+    /* xorshift64*: queue member choice needs spread, not secrecy */
+    r->rng ^= r->rng >> 12;
+    r->rng ^= r->rng << 25;
+    r->rng ^= r->rng >> 27;
+    return r->rng * 2685821657736338717ull;
+}
+
+static struct rt_sub *
+pick_member(struct rt_router *r, const struct rt_qgroup *q, unsigned src,
+            const struct shm_desc *d, bool no_echo)
+{
+    uint32_t start = (uint32_t)(next_rand(r) % q->n);
+    for (uint32_t i = 0; i < q->n; i++) {
+        struct rt_sub *s = q->subs[(start + i) % q->n];
+        if (!(no_echo && is_self(s, src, d)))
+            return s;
+    }
+    return NULL;
+}
+
+static unsigned
+deliver(struct rt_router *r, struct shm_chunk *c, struct shm_desc *d,
+        const struct rt_sub *s)
+{
+    struct shm_desc out = {
+        .kind = SHM_D_MSG, .src_gw = d->src_gw, .conn = s->conn,
+        .conn_gen = s->conn_gen, .chunk = d->chunk, .sub = s->sub_id,
+        .len = d->len,
+    };
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    if (push_out(r, s->gw, &out))
+        return 1;
+    shm_chunk_unref(c);
+    return 0;
+}
+
+static void
+dispatch_pub(struct rt_router *r, unsigned src, struct shm_desc *d,
+             struct shm_chunk *c)
+{
+    const struct shm_msg *m = shm_chunk_body(c);
+    uint64_t need = sizeof(*m) + (uint64_t)m->subject_len + m->reply_len +
+                    m->hdr_len + m->payload_len;
+    if (d->len < sizeof(*m) || need > d->len) {
+        dt_warn("malformed publish chunk from gateway %u", src);
+        return;
+    }
+    const char *subject = (const char *)(m + 1);
+    const struct rt_match *res = rt_sublist_match(r->sl, subject,
+                                                  m->subject_len);
+    bool no_echo = d->flags & SHM_DF_NO_ECHO;
+    unsigned n = 0;
+    if (res != NULL) {
+        for (uint32_t i = 0; i < res->n_psubs; i++)
+            if (!(no_echo && is_self(res->psubs[i], src, d)))
+                n += deliver(r, c, d, res->psubs[i]);
+        for (uint32_t i = 0; i < res->n_qgroups; i++) {
+            struct rt_sub *s = pick_member(r, &res->qgroups[i], src, d,
+                                           no_echo);
+            if (s)
+                n += deliver(r, c, d, s);
+        }
+    }
+    atomic_fetch_add_explicit(&r->stats->msgs_routed, 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->stats->deliveries, n, memory_order_relaxed);
+    if (n == 0) {
+        atomic_fetch_add_explicit(&r->stats->no_interest, 1,
+                                  memory_order_relaxed);
+        if (m->reply_len && (d->flags & SHM_DF_NORESP_OK)) {
+            struct shm_desc nr = *d;
+            nr.kind = SHM_D_NORESP;
+            atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+            if (!push_out(r, src, &nr))
+                shm_chunk_unref(c);
+        }
+    }
+}
+
+static void
+handle_in(struct rt_router *r, unsigned g, struct shm_desc *d)
+{
+    struct shm_chunk *c = shm_chunk_of(&r->ch.h, d);
+    if (c == NULL) {
+        dt_warn("descriptor with a bad chunk from gateway %u", g);
+        return;
+    }
+    d->src_gw = (uint16_t)g; /* trust the ring, not the descriptor */
+    if (d->kind == SHM_D_PUB)
+        dispatch_pub(r, g, d, c);
+    else if (d->kind == SHM_D_CTRL)
+        apply_control(r, g, shm_chunk_body(c), d->len);
+    shm_chunk_release_router(c);
+}
+
+static void
+publish_stats(struct rt_router *r)
+{
+    struct rt_sublist_stats st;
+    rt_sublist_stats(r->sl, &st);
+    struct shm_router_stats *s = r->stats;
+    atomic_store_explicit(&s->num_subscriptions, st.count,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->num_cache, st.cache_entries,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->num_inserts, st.inserts, memory_order_relaxed);
+    atomic_store_explicit(&s->num_removes, st.removes, memory_order_relaxed);
+    atomic_store_explicit(&s->num_matches, st.matches, memory_order_relaxed);
+    atomic_store_explicit(&s->cache_hits, st.cache_hits,
+                          memory_order_relaxed);
+}
+
+/* One pass over every inbound ring; returns descriptors handled. */
+static unsigned
+drain_inbound(struct rt_router *r)
+{
+    unsigned work = 0;
+    for (unsigned g = 0; g < r->n_gw; g++) {
+        struct shm_desc d;
+        unsigned i = 0;
+        for (; i < RT_BATCH && shm_ring_pop(&r->gw[g].in, &d); i++)
+            handle_in(r, g, &d);
+        if (i) {
+            /* lets the gateway answer a client's PING only once its
+             * SUBs are in the index (nats-server's flush guarantee) */
+            shm_ring_mark_applied(&r->gw[g].in);
+            work += i;
+        }
+    }
+    wake_gateways(r);
+    return work;
+}
+
+static bool
+inbound_pending(struct rt_router *r)
+{
+    for (unsigned g = 0; g < r->n_gw; g++)
+        if (shm_ring_count(&r->gw[g].in))
+            return true;
+    return false;
+}
+
+static void
+sleep_until_work(struct rt_router *r)
+{
+    publish_stats(r);
+    shm_doorbell_prepare_sleep(r->db);
+    if (!inbound_pending(r) && !r->stop) {
+        struct pollfd pfd[2] = {
+            { .fd = r->ch.efd[0], .events = POLLIN },
+            { .fd = r->ch.ctl_fd, .events = POLLIN },
+        };
+        poll(pfd, 2, 1000);
+        if (pfd[0].revents)
+            shm_doorbell_clear(r->ch.efd[0]);
+        if (pfd[1].revents) {
+            int rc = dt_child_poll_ctl(&r->ch);
+            if (rc < 0 || rc == DIALTONE__SUPERVISE__BODY_TERMINATE)
+                r->stop = 1;
+        }
+    }
+    shm_doorbell_awake(r->db);
+}
+
+int
+rt_router_run(struct rt_router *r)
+{
+    unsigned idle = 0;
+    dt_child_ready(&r->ch);
+    while (!r->stop) {
+        atomic_store_explicit(&r->db->heartbeat_ns, shm_now_ns(),
+                              memory_order_relaxed);
+        if (drain_inbound(r)) {
+            idle = 0;
+            continue;
+        }
+        if (++idle < RT_SPIN_TURNS)
+            continue;
+        idle = 0;
+        sleep_until_work(r);
+    }
+    publish_stats(r);
+    return 0;
+}
+
+int
+rt_router_init(struct rt_router *r)
+{
+    struct shm_header *hdr = r->ch.h.hdr;
+    r->n_gw = hdr->gateways;
+    r->max_conns = hdr->max_conns_per_gw;
+    r->stats = shm_router_stats(&r->ch.h);
+    r->db = shm_doorbell_of(&r->ch.h, 0);
+    r->db->pid = (uint32_t)getpid();
+    r->rng = shm_now_ns() | 1;
+    r->sl = rt_sublist_new(65536);
+    if (r->sl == NULL || r->ch.n_efd < 1 + r->n_gw)
+        return -ENOMEM;
+    for (unsigned g = 0; g < r->n_gw; g++) {
+        struct rt_gateway *gw = &r->gw[g];
+        shm_ring_handle_init(&gw->in, &r->ch.h, shm_in_ring(&r->ch.h, g));
+        shm_ring_handle_init(&gw->out, &r->ch.h, shm_out_ring(&r->ch.h, g));
+        gw->db = shm_doorbell_of(&r->ch.h, 1 + g);
+        gw->efd = r->ch.efd[1 + g];
+        gw->conns = calloc(r->max_conns, sizeof(*gw->conns));
+        if (gw->conns == NULL)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+void
+rt_router_free(struct rt_router *r)
+{
+    for (unsigned g = 0; g < r->n_gw; g++) {
+        if (r->gw[g].conns)
+            reset_gateway(r, g);
+        free(r->gw[g].conns);
+    }
+    rt_sublist_free(r->sl);
+}

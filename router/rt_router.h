@@ -1,0 +1,54 @@
+/*
+ * rt_router.h -- the router process: applies subscription changes from
+ * every gateway and fans each published message out to the gateways that
+ * hold interested connections.
+ *
+ * NOTES
+ *   All of the router's state (the sublist, who subscribed what) is
+ *   private memory rebuilt from the gateways' announcements: after a
+ *   router restart every gateway sees the new router generation in the
+ *   fabric header and re-announces its subscriptions.
+ */
+#ifndef RT_ROUTER_H
+#define RT_ROUTER_H
+
+#include "dt_child.h"
+#include "rt_sublist.h"
+
+/* The subscriptions of one client connection, by the gateway's sub id. */
+struct rt_conn {
+    uint32_t gen;
+    uint32_t cap;            /* slots in subs[] */
+    uint32_t count;
+    struct rt_sub **subs;    /* index = sub_id & RT_SUB_INDEX_MASK */
+};
+
+struct rt_gateway {
+    struct shm_ring_handle in;   /* from this gateway */
+    struct shm_ring_handle out;  /* to this gateway */
+    struct shm_doorbell *db;     /* this gateway's doorbell */
+    int efd;
+    struct rt_conn *conns;       /* [max_conns_per_gw] */
+    bool pushed;                 /* out got entries since the last wake */
+    uint64_t dropped;            /* deliveries dropped: gateway stuck */
+};
+
+struct rt_router {
+    struct dt_child ch;
+    struct rt_sublist *sl;
+    struct shm_router_stats *stats;
+    struct shm_doorbell *db;     /* ours */
+    unsigned n_gw;
+    uint32_t max_conns;
+    uint64_t rng;                /* queue member choice */
+    volatile int stop;
+    struct rt_gateway gw[SHM_MAX_GATEWAYS];
+};
+
+#define RT_SUB_INDEX_MASK 0xfffffu
+
+int  rt_router_init(struct rt_router *r);
+int  rt_router_run(struct rt_router *r);  /* returns exit code */
+void rt_router_free(struct rt_router *r);
+
+#endif /* RT_ROUTER_H */

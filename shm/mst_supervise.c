@@ -1,0 +1,518 @@
+/*
+ * mst_supervise.c -- spawning, watching and restarting the subsystems.
+ *
+ * NOTES
+ *   Signals are blocked and read from a signalfd; each child has a pidfd,
+ *   so reaping is an ordinary readable event with no SIGCHLD race.
+ *   A child that dies while we are not stopping is restarted after a
+ *   back-off (100 ms doubling to 10 s, reset once a child has lived for
+ *   30 s), with its generation bumped in the fabric header so that peers
+ *   can tell a successor from its predecessor.
+ *   Children die with the master (PR_SET_PDEATHSIG in dt_child.c).
+ */
+#include "mst_supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dialtone.pb-c.h"
+#include "dt_child.h"
+#include "dt_config.h"
+#include "dt_log.h"
+
+#define BACKOFF_MIN_MS   100
+#define BACKOFF_MAX_MS   10000
+#define STABLE_AFTER_NS  (30ull * 1000000000ull)
+#define STOP_GRACE_MS    700
+
+/* epoll tags: low bits say what, high bits which child */
+enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_PIDFD, TAG_CTL };
+#define TAG(kind, idx) (((uint64_t)(idx) << 8) | (kind))
+
+static int
+pidfd_open_compat(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static const char *
+role_name(const struct mst_child *c)
+{
+    return c->role == MST_ROUTER ? "router" : "gateway";
+}
+
+/* Find a sibling binary: next to us (installed), or in the build tree. */
+static int
+find_binary(char *out, size_t outlen, const char *name, const char *subdir)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n == -1)
+        return -errno;
+    self[n] = '\0';
+    char *dir = dirname(self);
+    const char *env = getenv("DIALTONE_LIBEXEC");
+    const char *cands[3][2] = {
+        { env ? env : dir, "" }, { dir, subdir }, { DT_LIBEXECDIR, "" },
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(out, outlen, "%s/%s%s%s", cands[i][0], cands[i][1],
+                 cands[i][1][0] ? "/" : "", name);
+        if (access(out, X_OK) == 0)
+            return 0;
+    }
+    dt_error("cannot find %s next to %s or in %s", name, dir, DT_LIBEXECDIR);
+    return -ENOENT;
+}
+
+static int
+listen_on(const char *host, uint32_t port, const char *what)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res;
+    char pbuf[16];
+    snprintf(pbuf, sizeof(pbuf), "%u", port);
+    int rc = getaddrinfo(host[0] ? host : NULL, pbuf, &hints, &res);
+    if (rc != 0) {
+        dt_error("Error listening on %s port: %s:%u, %s", what, host, port,
+                 gai_strerror(rc));
+        return -EINVAL;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    int one = 1;
+    if (fd == -1 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+        listen(fd, 4096) == -1) {
+        rc = -errno;
+        dt_error("Error listening on %s port: %s:%u, %s", what, host, port,
+                 strerror(-rc));
+        if (fd != -1)
+            close(fd);
+        freeaddrinfo(res);
+        return rc;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void
+format_efds(const struct mst_supervisor *sv, char *buf, size_t len)
+{
+    size_t off = 0;
+    for (unsigned i = 0; i < sv->n_child && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%d", i ? "," : "",
+                                sv->efd[i]);
+}
+
+static void
+keep_across_exec(int fd)
+{
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, 0);
+}
+
+/* In the forked child: make the inherited fds survive exec, then exec. */
+static void
+exec_child(struct mst_supervisor *sv, struct mst_child *c, int ctl_fd,
+           uint32_t gen)
+{
+    char fab[16], ctl[16], idx[16], gens[16], lfd[16], hfd[16];
+    char efds[16 * (1 + SHM_MAX_GATEWAYS)], title[64];
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    keep_across_exec(sv->fabric_fd);
+    keep_across_exec(ctl_fd);
+    for (unsigned i = 0; i < sv->n_child; i++)
+        keep_across_exec(sv->efd[i]);
+    snprintf(fab, sizeof(fab), "%d", sv->fabric_fd);
+    snprintf(ctl, sizeof(ctl), "%d", ctl_fd);
+    snprintf(idx, sizeof(idx), "%u", c->index);
+    snprintf(gens, sizeof(gens), "%u", gen);
+    format_efds(sv, efds, sizeof(efds));
+
+    const char *argv[20];
+    int n = 0;
+    snprintf(title, sizeof(title), c->role == MST_ROUTER ?
+             "dialtone: router" : "dialtone: gateway %u", c->index);
+    argv[n++] = title;
+    argv[n++] = "--fabric-fd"; argv[n++] = fab;
+    argv[n++] = "--ctl-fd";    argv[n++] = ctl;
+    argv[n++] = "--efds";      argv[n++] = efds;
+    argv[n++] = "--index";     argv[n++] = idx;
+    argv[n++] = "--gen";       argv[n++] = gens;
+    if (c->role == MST_GATEWAY) {
+        keep_across_exec(sv->listen_fd);
+        snprintf(lfd, sizeof(lfd), "%d", sv->listen_fd);
+        argv[n++] = "--listen-fd"; argv[n++] = lfd;
+        if (sv->http_fd >= 0) {
+            keep_across_exec(sv->http_fd);
+            snprintf(hfd, sizeof(hfd), "%d", sv->http_fd);
+            argv[n++] = "--http-fd"; argv[n++] = hfd;
+        }
+    }
+    argv[n] = NULL;
+    const char *path = c->role == MST_ROUTER ? sv->bin_router
+                                             : sv->bin_gateway;
+    execv(path, (char *const *)argv);
+    dt_error("execv(%s) failed: %s", path, strerror(errno));
+    _exit(127);
+}
+
+static uint32_t
+bump_generation(struct mst_supervisor *sv, struct mst_child *c)
+{
+    struct shm_header *hdr = sv->h.hdr;
+    if (c->role == MST_ROUTER)
+        return atomic_fetch_add(&hdr->router_gen, 1) + 1;
+    return atomic_fetch_add(&hdr->gateway_gen[c->index], 1) + 1;
+}
+
+static int
+spawn(struct mst_supervisor *sv, struct mst_child *c)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+        return -errno;
+    uint32_t gen = bump_generation(sv, c);
+    pid_t pid = fork();
+    if (pid == -1) {
+        int e = errno;
+        close(sp[0]);
+        close(sp[1]);
+        dt_error("fork() failed for %s: %s", role_name(c), strerror(e));
+        return -e;
+    }
+    if (pid == 0) {
+        close(sp[0]);
+        exec_child(sv, c, sp[1], gen);
+    }
+    close(sp[1]);
+    c->pid = pid;
+    c->ctl_fd = sp[0];
+    c->pidfd = pidfd_open_compat(pid);
+    c->ready = false;
+    c->started_ns = shm_now_ns();
+    c->restart_at_ns = 0;
+    unsigned i = (unsigned)(c - sv->child);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG(TAG_PIDFD, i) };
+    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, c->pidfd, &ev);
+    ev.data.u64 = TAG(TAG_CTL, i);
+    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, c->ctl_fd, &ev);
+    dt_debug("started %s %u (pid %d, generation %u)", role_name(c),
+             c->index, (int)pid, gen);
+    return 0;
+}
+
+static int
+make_fabric(struct mst_supervisor *sv, const struct mst_options *o)
+{
+    struct shm_layout_params p = {
+        .gateways = o->gateway_workers,
+        .ring_size = o->ring_entries,
+        .arena_size = o->arena_bytes,
+        .max_conns_per_gw = o->s.max_connections < 65536 ?
+                            o->s.max_connections + 1 : 65536,
+    };
+    int rc = shm_segment_create(&p, &sv->fabric_fd, &sv->h);
+    if (rc < 0) {
+        dt_error("cannot create the shared-memory fabric: %s", strerror(-rc));
+        return rc;
+    }
+    sv->h.hdr->settings = o->s;
+    sv->h.hdr->settings.gateways = o->gateway_workers;
+    sv->h.hdr->settings.start_ns = shm_wall_ns();
+    struct shm_settings *set = &sv->h.hdr->settings;
+    snprintf(set->http_host, sizeof(set->http_host), "%s",
+             o->http_host[0] ? o->http_host : o->s.host);
+    snprintf(set->config_file, sizeof(set->config_file), "%s",
+             o->config_file);
+    return 0;
+}
+
+static int
+make_loop(struct mst_supervisor *sv)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    sv->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    sv->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (sv->sigfd == -1 || sv->timerfd == -1 || sv->epfd == -1)
+        return -errno;
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
+    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, sv->sigfd, &ev);
+    ev.data.u64 = TAG_TIMER;
+    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, sv->timerfd, &ev);
+    /* a 100 ms tick drives restart back-off; cheap and simple */
+    struct itimerspec its = { .it_interval = { 0, 100000000 },
+                              .it_value = { 0, 100000000 } };
+    timerfd_settime(sv->timerfd, 0, &its, NULL);
+    return 0;
+}
+
+int
+mst_supervisor_start(struct mst_supervisor *sv, const struct mst_options *o)
+{
+    memset(sv, 0, sizeof(*sv));
+    sv->fabric_fd = sv->listen_fd = sv->http_fd = -1;
+    int rc;
+    if ((rc = find_binary(sv->bin_router, sizeof(sv->bin_router),
+                          "dialtone-router", "../router")) < 0 ||
+        (rc = find_binary(sv->bin_gateway, sizeof(sv->bin_gateway),
+                          "dialtone-gateway", "../gateway")) < 0)
+        return rc;
+    if ((rc = make_loop(sv)) < 0 || (rc = make_fabric(sv, o)) < 0)
+        return rc;
+
+    sv->listen_fd = listen_on(o->s.host, o->s.port, "client");
+    if (sv->listen_fd < 0)
+        return sv->listen_fd;
+    if (o->s.http_port) {
+        const char *hh = sv->h.hdr->settings.http_host;
+        sv->http_fd = listen_on(hh, o->s.http_port, "monitoring");
+        if (sv->http_fd < 0)
+            return sv->http_fd;
+        dt_info("Starting http monitor on %s:%u", hh, o->s.http_port);
+    }
+    sv->n_child = 1 + o->gateway_workers;
+    for (unsigned i = 0; i < sv->n_child; i++) {
+        sv->efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (sv->efd[i] == -1)
+            return -errno;
+        sv->child[i].role = i == 0 ? MST_ROUTER : MST_GATEWAY;
+        sv->child[i].index = i == 0 ? 0 : i - 1;
+        sv->child[i].pidfd = sv->child[i].ctl_fd = -1;
+        sv->child[i].backoff_ms = BACKOFF_MIN_MS;
+    }
+    dt_info("Listening for client connections on %s:%u", o->s.host,
+            o->s.port);
+    for (unsigned i = 0; i < sv->n_child; i++)
+        if ((rc = spawn(sv, &sv->child[i])) < 0)
+            return rc;
+    return 0;
+}
+
+static void
+forget_child(struct mst_supervisor *sv, struct mst_child *c)
+{
+    if (c->pidfd >= 0) {
+        epoll_ctl(sv->epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+        close(c->pidfd);
+    }
+    if (c->ctl_fd >= 0) {
+        epoll_ctl(sv->epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
+        close(c->ctl_fd);
+    }
+    c->pidfd = c->ctl_fd = -1;
+    c->pid = 0;
+    c->ready = false;
+}
+
+static void
+on_child_exit(struct mst_supervisor *sv, struct mst_child *c, bool stopping)
+{
+    int status = 0;
+    if (waitpid(c->pid, &status, WNOHANG) <= 0)
+        return;
+    uint64_t now = shm_now_ns();
+    uint64_t lived = now - c->started_ns;
+    if (!stopping) {
+        if (WIFSIGNALED(status))
+            dt_error("%s %u (pid %d) killed by signal %d", role_name(c),
+                     c->index, (int)c->pid, WTERMSIG(status));
+        else
+            dt_error("%s %u (pid %d) exited with status %d", role_name(c),
+                     c->index, (int)c->pid, WEXITSTATUS(status));
+    }
+    forget_child(sv, c);
+    if (stopping)
+        return;
+    if (lived > STABLE_AFTER_NS)
+        c->backoff_ms = BACKOFF_MIN_MS;
+    c->restart_at_ns = now + (uint64_t)c->backoff_ms * 1000000ull;
+    dt_warn("restarting %s %u in %u ms", role_name(c), c->index,
+            c->backoff_ms);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                       : c->backoff_ms * 2;
+}
+
+static void
+on_timer(struct mst_supervisor *sv)
+{
+    uint64_t ticks;
+    ssize_t n = read(sv->timerfd, &ticks, sizeof(ticks));
+    (void)n;
+    uint64_t now = shm_now_ns();
+    for (unsigned i = 0; i < sv->n_child; i++) {
+        struct mst_child *c = &sv->child[i];
+        if (c->pid == 0 && c->restart_at_ns && now >= c->restart_at_ns) {
+            c->restarts++;
+            if (spawn(sv, c) < 0)
+                c->restart_at_ns = now + (uint64_t)c->backoff_ms * 1000000ull;
+        }
+    }
+}
+
+static void
+on_ctl(struct mst_supervisor *sv, struct mst_child *c)
+{
+    Dialtone__Supervise *m = NULL;
+    int rc = dt_channel_recv(c->ctl_fd, &m);
+    if (rc < 0) {
+        /* EOF: the pidfd event will follow; stop polling this socket */
+        epoll_ctl(sv->epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
+        return;
+    }
+    if (rc == 0)
+        return;
+    if (m->body_case == DIALTONE__SUPERVISE__BODY_HELLO &&
+        m->hello->layout_version != SHM_LAYOUT_VERSION)
+        dt_error("%s %u speaks fabric layout %u, we have %u", role_name(c),
+                 c->index, m->hello->layout_version, SHM_LAYOUT_VERSION);
+    if (m->body_case == DIALTONE__SUPERVISE__BODY_READY) {
+        c->ready = true;
+        if (c->restarts)
+            dt_info("%s %u is back (pid %d)", role_name(c), c->index,
+                    (int)c->pid);
+    }
+    dialtone__supervise__free_unpacked(m, NULL);
+
+    bool all = true;
+    for (unsigned i = 0; i < sv->n_child; i++)
+        all = all && sv->child[i].ready;
+    if (all && !sv->announced_ready) {
+        sv->announced_ready = true;
+        dt_info("Server is ready");
+    }
+}
+
+/* Returns 1 when the signal asks us to stop. */
+static int
+on_signal(struct mst_supervisor *sv)
+{
+    struct signalfd_siginfo si;
+    int stop = 0;
+    while (read(sv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+            dt_info("Trapped \"%s\" signal", si.ssi_signo == SIGINT ?
+                    "interrupt" : "terminated");
+            stop = 1;
+        } else if (si.ssi_signo == SIGHUP) {
+            dt_warn("config reload is not supported yet; ignoring SIGHUP");
+        }
+    }
+    return stop;
+}
+
+int
+mst_supervisor_run(struct mst_supervisor *sv)
+{
+    for (;;) {
+        struct epoll_event evs[16];
+        int n = epoll_wait(sv->epfd, evs, 16, -1);
+        if (n == -1 && errno != EINTR) {
+            dt_error("epoll_wait() failed: %s", strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64;
+            struct mst_child *c = &sv->child[tag >> 8];
+            switch (tag & 0xff) {
+            case TAG_SIGNAL:
+                if (on_signal(sv))
+                    return 0;
+                break;
+            case TAG_TIMER:
+                on_timer(sv);
+                break;
+            case TAG_PIDFD:
+                on_child_exit(sv, c, false);
+                break;
+            case TAG_CTL:
+                on_ctl(sv, c);
+                break;
+            }
+        }
+    }
+}
+
+/* Wait for every child to exit, at most grace_ms; true if all did. */
+static bool
+wait_children(struct mst_supervisor *sv, int grace_ms)
+{
+    uint64_t deadline = shm_now_ns() + (uint64_t)grace_ms * 1000000ull;
+    for (;;) {
+        bool alive = false;
+        for (unsigned i = 0; i < sv->n_child; i++) {
+            struct mst_child *c = &sv->child[i];
+            if (c->pid && waitpid(c->pid, NULL, WNOHANG) == c->pid)
+                forget_child(sv, c);
+            alive = alive || c->pid;
+        }
+        if (!alive)
+            return true;
+        if (shm_now_ns() >= deadline)
+            return false;
+        usleep(5000);
+    }
+}
+
+static void
+signal_children(struct mst_supervisor *sv, int sig)
+{
+    for (unsigned i = 0; i < sv->n_child; i++)
+        if (sv->child[i].pid)
+            kill(sv->child[i].pid, sig);
+}
+
+void
+mst_supervisor_stop(struct mst_supervisor *sv)
+{
+    if (sv->h.hdr)
+        atomic_store(&sv->h.hdr->shutting_down, 1);
+    signal_children(sv, SIGTERM);
+    if (!wait_children(sv, STOP_GRACE_MS)) {
+        dt_warn("children did not stop in %d ms; killing them",
+                STOP_GRACE_MS);
+        signal_children(sv, SIGKILL);
+        wait_children(sv, 1000);
+    }
+    for (unsigned i = 0; i < sv->n_child; i++)
+        if (sv->efd[i] > 0)
+            close(sv->efd[i]);
+    if (sv->listen_fd >= 0)
+        close(sv->listen_fd);
+    if (sv->http_fd >= 0)
+        close(sv->http_fd);
+    shm_segment_detach(&sv->h);
+    if (sv->fabric_fd >= 0)
+        close(sv->fabric_fd); /* the memfd, and so the fabric, is gone */
+}
