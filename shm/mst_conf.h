@@ -28,7 +28,8 @@
  *   a key with no value is an error rather than silently dropped; an
  *   include loop is an error rather than a stack overflow; integer
  *   overflow and unknown size suffixes are errors rather than wrapped or
- *   dropped values; "\x00" is refused.
+ *   dropped values; "\x00" is refused; a stray '}' at top level is
+ *   skipped like the optional '{' (nats-server reads it as a key).
  */
 #ifndef MST_CONF_H
 #define MST_CONF_H

@@ -38,6 +38,8 @@ main(int argc, char **argv)
         fprintf(stderr, "dialtone: %s\n", err);
         return 1;
     }
+    if (o.warnings[0])
+        fprintf(stderr, "%s\n", o.warnings);
     if (o.show_help) {
         mst_options_usage(stdout);
         return 0;

@@ -944,6 +944,10 @@ parse_one_flag(struct stage *st, char **argv, int i, int argc,
     snprintf(a->origin, sizeof(a->origin), "flag %.*s",
              (int)(name - arg) + (int)nlen, arg);
     a->val = eq ? eq + 1 : NULL;
+    if (a->row->type == MST_OT_REFUSED &&
+        !(a->row->flags_mask & MST_OF_OFF_OK))    /* even without a value */
+        return fail(st, NULL, "%s (%s) is not supported by Dialtone yet",
+                    a->origin, a->row->feature);
     int used = 0;
     if (flag_takes_value(a->row) && a->val == NULL) {
         if (i + 1 >= argc)
@@ -1105,8 +1109,7 @@ finish(struct stage *st)
         rc = cross_checks(st);
     if (rc < 0)
         return rc;
-    if (o->s.server_id[0] == '\0' &&
-        (rc = mst_options_new_server_id(o->s.server_id,
+    if ((rc = mst_options_new_server_id(o->s.server_id,
                                         sizeof(o->s.server_id))) < 0)
         return fail(st, NULL, "cannot generate a server id: %s",
                     strerror(-rc));
@@ -1137,11 +1140,7 @@ int
 mst_options_load(struct mst_options *o, int argc, char **argv, char *err,
                  size_t errlen)
 {
-    char id[sizeof(o->s.server_id)];
-    memcpy(id, o->s.server_id, sizeof(id));     /* kept across reloads */
-    id[sizeof(id) - 1] = '\0';
     memset(o, 0, sizeof(*o));
-    memcpy(o->s.server_id, id, sizeof(id));
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     struct stage *st = calloc(1, sizeof(*st));
@@ -1200,6 +1199,17 @@ mst_options_compare(const struct mst_options *old_o,
     if (subsys != NULL)
         *subsys = mask;
     return worst;
+}
+
+void
+mst_options_keep_identity(struct mst_options *new_o,
+                          const struct mst_options *old_o)
+{
+    if (strcmp(new_o->s.server_name, new_o->s.server_id) == 0)
+        memcpy(new_o->s.server_name, old_o->s.server_id,
+               sizeof(new_o->s.server_name));
+    memcpy(new_o->s.server_id, old_o->s.server_id,
+           sizeof(new_o->s.server_id));
 }
 
 /* ------------------------------------------------------------------ */

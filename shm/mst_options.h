@@ -20,6 +20,15 @@
  *   are refused by name in the file and on the command line, never
  *   ignored; keys nats-server does not know are errors ("unknown field"),
  *   as they are in nats-server.
+ *   As in nats-server: 0 means "default" for the limits and durations,
+ *   port -1 means any free port (stored as 0 in s.port for bind(2)),
+ *   flags beat the file even when given before -c, `-p 0` is 4222, keys
+ *   are case-insensitive, later keys beat earlier ones.
+ *   Stricter than nats-server (which accepts these and misbehaves later):
+ *   out-of-range values (port 70000, negative limits) are errors;
+ *   http_port -1 and bcrypt-hashed secrets are refused as unsupported;
+ *   an authorization timeout given as a duration string ("500ms") is
+ *   honoured where nats-server silently uses 1s.
  */
 #ifndef MST_OPTIONS_H
 #define MST_OPTIONS_H
@@ -135,9 +144,10 @@ const struct mst_option *mst_option_by_key(const char *key,
 const struct mst_option *mst_option_by_flag(const char *name);
 
 /* Defaults, then the config file (-c), then flags override the file.
- * argv[0] is the program name.  0 or -EINVAL with a message naming the
- * problem in err.  With -h or -v it returns 0 at once with show_help or
- * show_version set and nothing else loaded. */
+ * argv[0] is the program name; o need not be initialised.  0 or -EINVAL
+ * (-ENOMEM if out of memory) with a message naming the problem in err.
+ * With -h or -v it returns 0 at once with show_help or show_version set
+ * and nothing else loaded.  A new server_id is generated on each call. */
 int  mst_options_load(struct mst_options *o, int argc, char **argv,
                       char *err, size_t errlen);
 void mst_options_usage(FILE *f);     /* -h text */
@@ -148,6 +158,11 @@ void mst_options_usage(FILE *f);     /* -h text */
 enum mst_change mst_options_compare(const struct mst_options *old_o,
                                     const struct mst_options *new_o,
                                     unsigned *subsys);
+
+/* After a reload: keep the running server's id (each load makes a new
+ * one), and its name too when the name was defaulted to the id. */
+void mst_options_keep_identity(struct mst_options *new_o,
+                               const struct mst_options *old_o);
 
 /* A fresh nats-server-style server id: 56 characters of base32 starting
  * with 'N' (an nkey server public key built from random bytes).

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,6 +463,39 @@ test_parse_string_api(void)
     mst_conf_free(NULL);
 }
 
+/* Random text built from the grammar's own characters: every input
+ * either parses or fails with a message (run under ASan in CI). */
+static void
+test_garbage_never_crashes(void)
+{
+    static const char alphabet[] = "ab1k.-:=;,{}[]()\"'\\$#/ \t\nxXtrue";
+    uint32_t seed = 12345;
+    char text[96], err[256];
+    int parsed = 0, failed_with_msg = 0, runs = 3000;
+    setenv("DT_FUZZ", "$DT_FUZZ", 1);       /* self-reference: bounded */
+    for (int i = 0; i < runs; i++) {
+        size_t len = 1 + (seed >> 16) % (sizeof(text) - 1);
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            text[k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        if (i % 7 == 0 && len > 9)
+            memcpy(text, "v: $DT_FUZZ", 9);
+        struct mst_conf *c = NULL;
+        err[0] = '\0';
+        int rc = mst_conf_parse_string(text, len, "fuzz", &c, err,
+                                       sizeof(err));
+        if (rc == 0 && c != NULL)
+            parsed++;
+        else if (rc < 0 && c == NULL && strncmp(err, "fuzz:", 5) == 0)
+            failed_with_msg++;
+        mst_conf_free(c);
+    }
+    unsetenv("DT_FUZZ");
+    CHECK(parsed + failed_with_msg == runs);
+    CHECK(parsed > 0 && failed_with_msg > 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* mst_options                                                          */
 
@@ -849,6 +883,10 @@ test_refused_flags(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         load_fails(NULL, cases[i][1], cases[i][0], "x");
+    /* Refused even as the last argument, without the value it takes. */
+    load_fails(NULL, "flag --routes (clustering) is not supported",
+               "--routes", NULL);
+    load_fails(NULL, "flag -sd (JetStream storage)", "-D", "-sd");
 }
 
 static void
@@ -923,12 +961,20 @@ test_table_and_compare(void)
     b.ring_entries = 128;
     CHECK(mst_options_compare(&a, &b, NULL) == MST_CHANGE_RESTART);
 
-    /* A reload keeps the server id the caller hands back in. */
-    char id[64];
-    memcpy(id, a.s.server_id, sizeof(id));
+    /* A reload makes a new id; keep_identity restores the running one,
+     * and the name when it was defaulted to the id. */
     char *argv[] = {"dialtone", NULL};
-    CHECK(mst_options_load(&a, 1, argv, NULL, 0) == 0);
-    CHECK(strcmp(a.s.server_id, id) == 0);
+    struct mst_options c;
+    memset(&c, 0xa5, sizeof(c));    /* need not be initialised */
+    CHECK(mst_options_load(&c, 1, argv, NULL, 0) == 0);
+    CHECK(strcmp(c.s.server_id, a.s.server_id) != 0);
+    mst_options_keep_identity(&c, &a);
+    CHECK(strcmp(c.s.server_id, a.s.server_id) == 0);
+    CHECK(strcmp(c.s.server_name, a.s.server_id) == 0);
+    load_ok(&c, "server_name: named\n", NULL, NULL, NULL);
+    mst_options_keep_identity(&c, &a);
+    CHECK(strcmp(c.s.server_id, a.s.server_id) == 0);
+    CHECK(strcmp(c.s.server_name, "named") == 0);
 
     char buf[57];
     CHECK(mst_options_new_server_id(buf, sizeof(buf)) == 0 &&
@@ -974,6 +1020,7 @@ main(void)
     test_includes();
     test_parse_errors();
     test_parse_string_api();
+    test_garbage_never_crashes();
     test_defaults();
     test_config_keys();
     test_durations();
