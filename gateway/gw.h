@@ -61,7 +61,7 @@ struct gw_conn {
     uint64_t auth_deadline_ns; /* 0 = no CONNECT needed any more */
     uint64_t stall_since_ns; /* output could not be written since */
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes; /* not yet in shm */
-    bool ctrl_since_pong;    /* sent SUB/UNSUB since its last PONG */
+    bool pushed_since_pong;  /* sent PUB/SUB/UNSUB since its last PONG */
     bool pong_waiting;       /* in the worker's pong_waiters list */
     bool pong_target_set;
     uint32_t pong_target;    /* in-ring position the router must apply */
@@ -98,8 +98,8 @@ struct gw_worker {
 
     uint32_t *pong_waiters;        /* slots owed a PONG */
     uint32_t n_pong_waiters;
-    uint32_t ctrl_mark;            /* in-ring position after the newest
-                                      control message pushed */
+    uint32_t push_mark;            /* in-ring position after the newest
+                                      entry pushed */
     struct dt_buf ctrl_pending;    /* packed control msgs not yet pushed:
                                       [u32 len][bytes]... */
     size_t ctrl_head;
@@ -139,7 +139,9 @@ struct gw_conn *gw_conn_by_slot(struct gw_worker *w, uint32_t slot,
                                 uint32_t gen);
 
 /* gw_proto.c */
-void gw_proto_build_info(struct gw_worker *w);
+/* INFO line for c (NULL: no client fields) appended to b; 0 or -errno. */
+int  gw_proto_format_info(struct gw_worker *w, const struct gw_conn *c,
+                          struct dt_buf *b);
 void gw_proto_send_info(struct gw_worker *w, struct gw_conn *c);
 /* Parse and act on the connection's buffered input.  Returns 0, or -1
  * when the connection was closed. */
@@ -160,10 +162,15 @@ int  gw_fabric_ctrl_reset(struct gw_worker *w);
 /* Push queued control messages; true when none is left. */
 bool gw_fabric_flush_ctrl(struct gw_worker *w);
 void gw_fabric_wake_router(struct gw_worker *w);
-/* Answer a PING now, or once the router has applied this connection's
- * subscription changes, so that SUB + PING/PONG guarantees interest. */
+/* Answer a PING now, or once the router has acted on everything this
+ * connection sent before it, as nats-server's PONG promises: its SUBs are
+ * in the index and its messages are routed (and, to itself, delivered
+ * before the PONG). */
 void gw_fabric_pong(struct gw_worker *w, struct gw_conn *c);
-void gw_fabric_release_pongs(struct gw_worker *w);
+/* applied: the router's applied position read before the last drain of
+ * deliveries; drained_all: that drain emptied the ring. */
+void gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
+                             bool drained_all);
 /* Re-announce every subscription after a router restart. */
 void gw_fabric_check_router(struct gw_worker *w);
 

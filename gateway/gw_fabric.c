@@ -40,8 +40,7 @@ push_chunk(struct gw_worker *w, struct shm_chunk *c, uint16_t kind,
     bool ok = shm_ring_push(&w->in, &d);
     (void)ok; /* space was checked by alloc_for_push; single producer */
     w->router_pending = true;
-    if (kind == SHM_D_CTRL)
-        w->ctrl_mark = shm_ring_next_pos(&w->in);
+    w->push_mark = shm_ring_next_pos(&w->in);
 }
 
 int
@@ -197,15 +196,15 @@ gw_fabric_ctrl_reset(struct gw_worker *w)
 void
 gw_fabric_pong(struct gw_worker *w, struct gw_conn *c)
 {
-    if (!c->ctrl_since_pong && !c->pong_waiting) {
+    if (!c->pushed_since_pong && !c->pong_waiting) {
         gw_conn_send(w, c, "PONG\r\n", 6);
         return;
     }
     c->pongs_owed++;
-    c->ctrl_since_pong = false;
+    c->pushed_since_pong = false;
     /* a control message still queued has no position yet: decide later */
     c->pong_target_set = w->ctrl_pending.len == w->ctrl_head;
-    c->pong_target = w->ctrl_mark;
+    c->pong_target = w->push_mark;
     if (!c->pong_waiting) {
         c->pong_waiting = true;
         w->pong_waiters[w->n_pong_waiters++] = c->slot;
@@ -213,22 +212,22 @@ gw_fabric_pong(struct gw_worker *w, struct gw_conn *c)
 }
 
 void
-gw_fabric_release_pongs(struct gw_worker *w)
+gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
+                        bool drained_all)
 {
     if (w->n_pong_waiters == 0)
         return;
     bool queue_empty = w->ctrl_pending.len == w->ctrl_head;
-    uint32_t applied = shm_ring_applied_pos(&w->in);
     uint32_t kept = 0;
     for (uint32_t i = 0; i < w->n_pong_waiters; i++) {
         struct gw_conn *c = w->conns[w->pong_waiters[i]];
         if (c == NULL || c->closing || !c->pong_waiting)
             continue;
         if (!c->pong_target_set && queue_empty) {
-            c->pong_target = w->ctrl_mark;
+            c->pong_target = w->push_mark;
             c->pong_target_set = true;
         }
-        if (!c->pong_target_set ||
+        if (!c->pong_target_set || !drained_all ||
             (int32_t)(applied - c->pong_target) < 0) {
             w->pong_waiters[kept++] = c->slot;
             continue;

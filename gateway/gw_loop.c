@@ -73,13 +73,17 @@ gw_loop_want_read(struct gw_worker *w, struct gw_conn *c, bool on)
 /* ------------------------------------------------------------------ */
 /* Clients */
 
+/* Like nats-server: INFO first, then the reason, then close. */
 static void
-refuse(int fd, const char *text)
+refuse(struct gw_worker *w, int fd, const char *text)
 {
-    char line[128];
-    int n = snprintf(line, sizeof(line), "-ERR '%s'\r\n", text);
-    ssize_t wr = send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)wr;
+    struct dt_buf b = { .cap = 4096 };
+    if (gw_proto_format_info(w, NULL, &b) == 0 &&
+        dt_buf_printf(&b, "-ERR '%s'\r\n", text) == 0) {
+        ssize_t wr = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)wr;
+    }
+    dt_buf_free(&b);
     close(fd);
 }
 
@@ -92,14 +96,14 @@ accept_clients(struct gw_worker *w)
         if (fd == -1)
             return;
         if (atomic_load(&w->hdr->num_conns) >= w->set->max_connections) {
-            refuse(fd, "maximum connections exceeded");
+            refuse(w, fd, "maximum connections exceeded");
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct gw_conn *c = gw_conn_open(w, fd);
         if (c == NULL) {
-            refuse(fd, "maximum connections exceeded");
+            refuse(w, fd, "maximum connections exceeded");
             continue;
         }
         ep_set(w, EPOLL_CTL_ADD, fd, EPOLLIN, TAG(T_CONN, c->slot));
@@ -110,12 +114,23 @@ accept_clients(struct gw_worker *w)
 static void
 read_conn(struct gw_worker *w, struct gw_conn *c)
 {
-    if (c->blocked || dt_buf_reserve(&c->in, GW_READ_CHUNK) < 0) {
-        if (!c->blocked)
-            gw_conn_fail(w, c, "Maximum Payload Violation");
+    if (c->blocked)
+        return;
+    /* keep only unparsed bytes: the buffer's cap is one maximal op plus
+     * one read, which the parser's limits guarantee is enough */
+    if (c->in_head) {
+        memmove(c->in.data, c->in.data + c->in_head, c->in.len - c->in_head);
+        c->in.len -= c->in_head;
+        c->in_head = 0;
+    }
+    size_t room = c->in.cap - c->in.len;
+    if (room > GW_READ_CHUNK)
+        room = GW_READ_CHUNK;
+    if (room == 0 || dt_buf_reserve(&c->in, room) < 0) {
+        gw_conn_fail(w, c, "Maximum Payload Violation");
         return;
     }
-    ssize_t n = recv(c->fd, c->in.data + c->in.len, GW_READ_CHUNK, 0);
+    ssize_t n = recv(c->fd, c->in.data + c->in.len, room, 0);
     if (n == 0) {
         gw_conn_close(w, c, "Client Closed");
         return;
@@ -319,10 +334,13 @@ gw_loop_run(struct gw_worker *w)
             handle_event(w, &evs[i]);
         retry_blocked(w);
         gw_fabric_flush_ctrl(w);
+        /* read before draining: deliveries the router pushed before it
+         * marked this position are then surely drained below */
+        uint32_t applied = shm_ring_applied_pos(&w->in);
         drained = gw_deliver_drain(w, DRAIN_MAX);
         gw_fabric_check_router(w);
         gw_fabric_wake_router(w);
-        gw_fabric_release_pongs(w);
+        gw_fabric_release_pongs(w, applied, drained < DRAIN_MAX);
         gw_conn_flush_all(w);
         gw_conn_reap(w);
         now = shm_now_ns();

@@ -23,14 +23,14 @@
 /* ------------------------------------------------------------------ */
 /* INFO */
 
-void
-gw_proto_send_info(struct gw_worker *w, struct gw_conn *c)
+int
+gw_proto_format_info(struct gw_worker *w, const struct gw_conn *c,
+                     struct dt_buf *b)
 {
     const struct shm_settings *s = w->set;
-    struct dt_buf b = { .cap = 4096 };
     struct dt_jw j;
-    dt_buf_puts(&b, "INFO ");
-    dt_jw_init(&j, &b, false);
+    dt_buf_puts(b, "INFO ");
+    dt_jw_init(&j, b, false);
     dt_jw_begin_object(&j);
     dt_jw_kstr(&j, "server_id", s->server_id);
     dt_jw_kstr(&j, "server_name", s->server_name);
@@ -43,12 +43,21 @@ gw_proto_send_info(struct gw_worker *w, struct gw_conn *c)
     if (s->auth_user[0] || s->auth_token[0])
         dt_jw_kbool(&j, "auth_required", true);
     dt_jw_kint(&j, "max_payload", s->max_payload);
-    dt_jw_kuint(&j, "client_id", c->cid);
-    dt_jw_kstr(&j, "client_ip", c->shm->ip);
+    if (c) {
+        dt_jw_kuint(&j, "client_id", c->cid);
+        dt_jw_kstr(&j, "client_ip", c->shm->ip);
+    }
     dt_jw_kstr(&j, "dialtone_version", DT_VERSION);
     dt_jw_end_object(&j);
-    dt_buf_puts(&b, "\r\n");
-    if (dt_jw_finish(&j) == 0)
+    dt_buf_puts(b, "\r\n");
+    return dt_jw_finish(&j);
+}
+
+void
+gw_proto_send_info(struct gw_worker *w, struct gw_conn *c)
+{
+    struct dt_buf b = { .cap = 4096 };
+    if (gw_proto_format_info(w, c, &b) == 0)
         gw_conn_send(w, c, b.data, b.len);
     dt_buf_free(&b);
 }
@@ -218,7 +227,7 @@ op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         .queue_len = op->queue.len, .text = text,
     };
     c->nsubs++;
-    c->ctrl_since_pong = true;
+    c->pushed_since_pong = true;
     if (gw_fabric_ctrl_sub(w, c, s) < 0) {
         gw_conn_fail(w, c, "Server Resources Exhausted");
         return -1;
@@ -236,7 +245,7 @@ op_unsub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         s->max = (uint64_t)op->max_msgs;
         return 0;
     }
-    c->ctrl_since_pong = true;
+    c->pushed_since_pong = true;
     gw_sub_remove(w, c, s);
     return 0;
 }
@@ -261,6 +270,7 @@ op_pub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         return rc; /* -EAGAIN: try again when the fabric has room */
     c->in_msgs++;
     c->in_bytes += op->headers.len + op->payload.len;
+    c->pushed_since_pong = true;
     return 0;
 }
 
@@ -299,16 +309,12 @@ handle_op(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
     }
 }
 
+/* A partial op left over is moved to the front by the next read. */
 static void
 compact_input(struct gw_conn *c)
 {
-    if (c->in_head == c->in.len) {
+    if (c->in_head == c->in.len)
         c->in.len = c->in_head = 0;
-    } else if (c->in_head > c->in.alloc / 2) {
-        memmove(c->in.data, c->in.data + c->in_head, c->in.len - c->in_head);
-        c->in.len -= c->in_head;
-        c->in_head = 0;
-    }
 }
 
 static void
