@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dt_buf.h"
 #include "dt_child.h"
@@ -115,6 +116,16 @@ struct gw_worker {
     uint64_t next_tick_ns;
 };
 
+/* Copy a slice (which may be empty with a NULL pointer) to dst; returns
+ * the byte after it. */
+static inline char *
+gw_slice_put(char *dst, struct gw_slice s)
+{
+    if (s.len)
+        memcpy(dst, s.p, s.len);
+    return dst + s.len;
+}
+
 /* gw_conn.c */
 int  gw_worker_init_conns(struct gw_worker *w);
 struct gw_conn *gw_conn_open(struct gw_worker *w, int fd);
@@ -158,7 +169,7 @@ int  gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
 int  gw_fabric_ctrl_unsub(struct gw_worker *w, struct gw_conn *c,
                           uint32_t sub_id);
 int  gw_fabric_ctrl_closed(struct gw_worker *w, struct gw_conn *c);
-int  gw_fabric_ctrl_reset(struct gw_worker *w);
+int  gw_fabric_ctrl_reset(struct gw_worker *w, bool complete);
 /* Push queued control messages; true when none is left. */
 bool gw_fabric_flush_ctrl(struct gw_worker *w);
 void gw_fabric_wake_router(struct gw_worker *w);

@@ -59,14 +59,10 @@ gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
     m->reply_len = op->reply.len;
     m->hdr_len = op->headers.len;
     m->payload_len = op->payload.len;
-    char *p = (char *)(m + 1);
-    memcpy(p, op->subject.p, op->subject.len);
-    p += op->subject.len;
-    memcpy(p, op->reply.p, op->reply.len);
-    p += op->reply.len;
-    memcpy(p, op->headers.p, op->headers.len);
-    p += op->headers.len;
-    memcpy(p, op->payload.p, op->payload.len);
+    char *p = gw_slice_put((char *)(m + 1), op->subject);
+    p = gw_slice_put(p, op->reply);
+    p = gw_slice_put(p, op->headers);
+    gw_slice_put(p, op->payload);
 
     uint16_t flags = 0;
     if (c->flags & SHM_CF_NO_ECHO)
@@ -182,9 +178,10 @@ gw_fabric_ctrl_closed(struct gw_worker *w, struct gw_conn *c)
 }
 
 int
-gw_fabric_ctrl_reset(struct gw_worker *w)
+gw_fabric_ctrl_reset(struct gw_worker *w, bool complete)
 {
     Dialtone__ResetGateway r = DIALTONE__RESET_GATEWAY__INIT;
+    r.complete = complete;
     r.gateway = w->index;
     r.gateway_gen = atomic_load(&w->hdr->gateway_gen[w->index]);
     Dialtone__Control m = DIALTONE__CONTROL__INIT;
@@ -258,7 +255,7 @@ gw_fabric_check_router(struct gw_worker *w)
     w->router_gen = gen;
     /* chunks the dead router had taken will never be released by it */
     shm_arena_drop_lost_holds(&w->arena, shm_ring_consumer_pos(&w->in));
-    gw_fabric_ctrl_reset(w);
+    gw_fabric_ctrl_reset(w, false);
     unsigned subs = 0;
     for (uint32_t i = 0; i < w->max_conns; i++) {
         struct gw_conn *c = w->conns[i];
@@ -270,5 +267,6 @@ gw_fabric_check_router(struct gw_worker *w)
                 subs++;
             }
     }
-    dt_info("router generation %u: announced %u subscriptions", gen, subs);
+    gw_fabric_ctrl_reset(w, true);
+    dt_debug("router generation %u: announced %u subscriptions", gen, subs);
 }

@@ -216,9 +216,8 @@ op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         gw_conn_fail(w, c, "Maximum Subscriptions Exceeded");
         return -1;
     }
-    memcpy(text, op->sid.p, op->sid.len);
-    memcpy(text + op->sid.len, op->subject.p, op->subject.len);
-    memcpy(text + op->sid.len + op->subject.len, op->queue.p, op->queue.len);
+    gw_slice_put(gw_slice_put(gw_slice_put(text, op->sid), op->subject),
+                 op->queue);
     uint32_t idx = (uint32_t)(s - c->subs);
     c->sub_reuse = (c->sub_reuse + 1) & 0xfff;
     *s = (struct gw_sub){

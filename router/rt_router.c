@@ -136,6 +136,19 @@ reset_gateway(struct rt_router *r, unsigned gw)
         clear_conn(r, &r->gw[gw].conns[c]);
 }
 
+static void dispatch_deferred(struct rt_router *r);
+
+static void
+gateway_synced(struct rt_router *r, unsigned gw)
+{
+    r->gw[gw].synced = true;
+    for (unsigned g = 0; g < r->n_gw; g++)
+        if (!r->gw[g].synced)
+            return;
+    if (r->resyncing)
+        dispatch_deferred(r);
+}
+
 static void
 apply_control(struct rt_router *r, unsigned gw, const void *body, uint32_t len)
 {
@@ -159,7 +172,10 @@ apply_control(struct rt_router *r, unsigned gw, const void *body, uint32_t len)
         break;
     }
     case DIALTONE__CONTROL__BODY_RESET:
-        reset_gateway(r, gw);
+        if (m->reset->complete)
+            gateway_synced(r, gw);
+        else
+            reset_gateway(r, gw);
         break;
     default:
         dt_warn("unknown control message %d from gateway %u",
@@ -305,6 +321,40 @@ dispatch_pub(struct rt_router *r, unsigned src, struct shm_desc *d,
 }
 
 static void
+dispatch_deferred(struct rt_router *r)
+{
+    r->resyncing = false;
+    for (uint32_t i = 0; i < r->n_deferred; i++) {
+        struct shm_desc *d = &r->deferred[i];
+        struct shm_chunk *c = shm_chunk_of(&r->ch.h, d);
+        if (c == NULL)
+            continue;
+        dispatch_pub(r, d->src_gw, d, c);
+        shm_chunk_release_router(c);
+    }
+    if (r->n_deferred)
+        dt_info("routed %u messages held while gateways re-announced",
+                r->n_deferred);
+    r->n_deferred = 0;
+    free(r->deferred);
+    r->deferred = NULL;
+}
+
+static bool
+defer_pub(struct rt_router *r, const struct shm_desc *d)
+{
+    if (r->deferred == NULL)
+        r->deferred = malloc(RT_DEFER_MAX * sizeof(*r->deferred));
+    if (r->deferred == NULL || r->n_deferred == RT_DEFER_MAX) {
+        dt_warn("too many messages held during resync; routing them now");
+        dispatch_deferred(r);
+        return false;
+    }
+    r->deferred[r->n_deferred++] = *d;
+    return true;
+}
+
+static void
 handle_in(struct rt_router *r, unsigned g, struct shm_desc *d)
 {
     struct shm_chunk *c = shm_chunk_of(&r->ch.h, d);
@@ -313,10 +363,13 @@ handle_in(struct rt_router *r, unsigned g, struct shm_desc *d)
         return;
     }
     d->src_gw = (uint16_t)g; /* trust the ring, not the descriptor */
-    if (d->kind == SHM_D_PUB)
+    if (d->kind == SHM_D_PUB) {
+        if (r->resyncing && defer_pub(r, d))
+            return; /* keeps the router hold until dispatched */
         dispatch_pub(r, g, d, c);
-    else if (d->kind == SHM_D_CTRL)
+    } else if (d->kind == SHM_D_CTRL) {
         apply_control(r, g, shm_chunk_body(c), d->len);
+    }
     shm_chunk_release_router(c);
 }
 
@@ -373,11 +426,12 @@ sleep_until_work(struct rt_router *r)
     publish_stats(r);
     shm_doorbell_prepare_sleep(r->db);
     if (!inbound_pending(r) && !r->stop) {
+        /* while resyncing, wake up in time for the deadline */
         struct pollfd pfd[2] = {
             { .fd = r->ch.efd[0], .events = POLLIN },
             { .fd = r->ch.ctl_fd, .events = POLLIN },
         };
-        poll(pfd, 2, 1000);
+        poll(pfd, 2, r->resyncing ? 50 : 1000);
         if (pfd[0].revents)
             shm_doorbell_clear(r->ch.efd[0]);
         if (pfd[1].revents) {
@@ -397,6 +451,10 @@ rt_router_run(struct rt_router *r)
     while (!r->stop) {
         atomic_store_explicit(&r->db->heartbeat_ns, shm_now_ns(),
                               memory_order_relaxed);
+        if (r->resyncing && shm_now_ns() > r->resync_deadline_ns) {
+            dt_warn("not every gateway re-announced in time; routing");
+            dispatch_deferred(r);
+        }
         if (drain_inbound(r)) {
             idle = 0;
             continue;
@@ -420,6 +478,8 @@ rt_router_init(struct rt_router *r)
     r->db = shm_doorbell_of(&r->ch.h, 0);
     r->db->pid = (uint32_t)getpid();
     r->rng = shm_now_ns() | 1;
+    r->resyncing = true;
+    r->resync_deadline_ns = shm_now_ns() + RT_RESYNC_NS;
     r->sl = rt_sublist_new(65536);
     if (r->sl == NULL || r->ch.n_efd < 1 + r->n_gw)
         return -ENOMEM;
@@ -445,4 +505,5 @@ rt_router_free(struct rt_router *r)
         free(r->gw[g].conns);
     }
     rt_sublist_free(r->sl);
+    free(r->deferred);
 }

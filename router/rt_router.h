@@ -30,6 +30,7 @@ struct rt_gateway {
     int efd;
     struct rt_conn *conns;       /* [max_conns_per_gw] */
     bool pushed;                 /* out got entries since the last wake */
+    bool synced;                 /* re-announced since this router began */
     uint64_t dropped;            /* deliveries dropped: gateway stuck */
 };
 
@@ -42,10 +43,19 @@ struct rt_router {
     uint32_t max_conns;
     uint64_t rng;                /* queue member choice */
     volatile int stop;
+    /* Until every gateway has re-announced its subscriptions, publishes
+     * are held back (chunk holds kept), or they would miss subscribers
+     * whose SUBs are still queued behind them. */
+    bool resyncing;
+    uint64_t resync_deadline_ns;
+    struct shm_desc *deferred;   /* [RT_DEFER_MAX], in arrival order */
+    uint32_t n_deferred;
     struct rt_gateway gw[SHM_MAX_GATEWAYS];
 };
 
 #define RT_SUB_INDEX_MASK 0xfffffu
+#define RT_DEFER_MAX      (1u << 20)
+#define RT_RESYNC_NS      (3ull * 1000000000ull)
 
 int  rt_router_init(struct rt_router *r);
 int  rt_router_run(struct rt_router *r);  /* returns exit code */
