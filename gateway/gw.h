@@ -61,12 +61,13 @@ struct gw_conn {
     uint32_t pings_out;
     uint64_t auth_deadline_ns; /* 0 = no CONNECT needed any more */
     uint64_t stall_since_ns; /* output could not be written since */
+    uint64_t wrote_ns;       /* last time send() took bytes */
+    bool heavy;              /* in the worker's heavy list */
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes; /* not yet in shm */
     bool pushed_since_pong;  /* sent PUB/SUB/UNSUB since its last PONG */
-    bool pong_waiting;       /* in the worker's pong_waiters list */
+    bool pong_waiting;       /* owed a PONG; input paused till then */
     bool pong_target_set;
     uint32_t pong_target;    /* in-ring position the router must apply */
-    uint32_t pongs_owed;
     bool in_flush_list;
     bool blocked;            /* input stopped: fabric full */
     bool epollout;           /* EPOLLOUT armed */
@@ -97,6 +98,10 @@ struct gw_worker {
     uint32_t *blocked;             /* slots waiting for fabric space */
     uint32_t n_blocked;
 
+    uint32_t *heavy;               /* slots with more than half of
+                                      max_pending waiting to be written */
+    uint32_t n_heavy;
+    bool stalled;                  /* not taking deliveries this turn */
     uint32_t *pong_waiters;        /* slots owed a PONG */
     uint32_t n_pong_waiters;
     uint32_t push_mark;            /* in-ring position after the newest
@@ -146,6 +151,13 @@ void gw_conn_send_err(struct gw_worker *w, struct gw_conn *c,
 void gw_conn_flush_all(struct gw_worker *w);
 void gw_conn_flush(struct gw_worker *w, struct gw_conn *c);
 void gw_conn_sync_stats(struct gw_worker *w, struct gw_conn *c);
+/* True while a connection that is reading, just slower than its
+ * publishers, has over half of max_pending queued: the worker then stops
+ * taking deliveries so that backpressure reaches the publishers through
+ * the rings (nats-server stalls fast producers the same way) instead of
+ * cutting the reader off.  A reader that takes nothing gets no such
+ * protection and is closed as a slow consumer. */
+bool gw_conn_should_stall(struct gw_worker *w, uint64_t now);
 struct gw_conn *gw_conn_by_slot(struct gw_worker *w, uint32_t slot,
                                 uint32_t gen);
 

@@ -29,8 +29,9 @@ gw_worker_init_conns(struct gw_worker *w)
     w->flush = calloc(w->max_conns, sizeof(*w->flush));
     w->blocked = calloc(w->max_conns, sizeof(*w->blocked));
     w->pong_waiters = calloc(w->max_conns, sizeof(*w->pong_waiters));
+    w->heavy = calloc(w->max_conns, sizeof(*w->heavy));
     if (!w->conns || !w->free_slots || !w->flush || !w->blocked ||
-        !w->pong_waiters)
+        !w->pong_waiters || !w->heavy)
         return -ENOMEM;
     /* a successor: whatever its predecessor had open is gone */
     struct shm_conn_slot *slots = shm_conn_slots(&w->ch.h, w->index);
@@ -87,6 +88,7 @@ gw_conn_open(struct gw_worker *w, int fd)
                 GW_READ_CHUNK + 64;
     c->out.cap = (size_t)set->max_pending + GW_READ_CHUNK;
     c->protocol = 0;
+    c->flags = SHM_CF_VERBOSE | SHM_CF_PEDANTIC; /* until CONNECT says */
     uint64_t now = shm_now_ns();
     c->ping_due_ns = now + set->ping_interval_ms * 1000000ull;
     bool auth = set->auth_user[0] || set->auth_token[0];
@@ -184,9 +186,10 @@ gw_conn_out_reserve(struct gw_worker *w, struct gw_conn *c, size_t n)
         slow_consumer(w, c, "Pending Bytes exceeded");
         return NULL;
     }
-    /* compact once the written prefix dominates, so the buffer stays
-     * bounded by what is really pending */
-    if (c->out_head && c->out_head >= pending) {
+    /* compact once the written prefix dominates, or when it is in the
+     * way of the cap, so the buffer stays bounded by what is pending */
+    if (c->out_head &&
+        (c->out_head >= pending || c->out.len + n > c->out.cap)) {
         memmove(c->out.data, c->out.data + c->out_head, pending);
         c->out.len = pending;
         c->out_head = 0;
@@ -203,6 +206,33 @@ gw_conn_out_commit(struct gw_worker *w, struct gw_conn *c, size_t n)
 {
     c->out.len += n;
     mark_dirty(w, c);
+    if (!c->heavy &&
+        c->out.len - c->out_head > (size_t)w->set->max_pending / 2) {
+        c->heavy = true;
+        w->heavy[w->n_heavy++] = c->slot;
+    }
+}
+
+bool
+gw_conn_should_stall(struct gw_worker *w, uint64_t now)
+{
+    bool stall = false;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < w->n_heavy; i++) {
+        struct gw_conn *c = w->conns[w->heavy[i]];
+        if (c == NULL || !c->heavy)
+            continue;
+        if (c->closing ||
+            c->out.len - c->out_head <= (size_t)w->set->max_pending / 2) {
+            c->heavy = false;
+            continue;
+        }
+        w->heavy[kept++] = c->slot;
+        if (now - c->wrote_ns < 100ull * 1000000ull)
+            stall = true;
+    }
+    w->n_heavy = kept;
+    return stall;
 }
 
 void
@@ -236,6 +266,7 @@ write_out(struct gw_worker *w, struct gw_conn *c)
         if (n > 0) {
             c->out_head += (size_t)n;
             c->stall_since_ns = 0;
+            c->wrote_ns = shm_now_ns();
             continue;
         }
         if (n == -1 && errno == EINTR)
@@ -308,6 +339,9 @@ gw_conn_close(struct gw_worker *w, struct gw_conn *c, const char *why)
              c->shm->port, (unsigned long long)c->cid, why ? why : "");
     if (c->nsubs)
         gw_fabric_ctrl_closed(w, c);
+    for (uint32_t i = 0; c->heavy && i < w->n_heavy; i++)
+        if (w->heavy[i] == c->slot)
+            w->heavy[i] = w->heavy[--w->n_heavy];
     for (uint32_t i = 0; c->pong_waiting && i < w->n_pong_waiters; i++)
         if (w->pong_waiters[i] == c->slot)
             w->pong_waiters[i] = w->pong_waiters[--w->n_pong_waiters];

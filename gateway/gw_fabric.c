@@ -193,19 +193,16 @@ gw_fabric_ctrl_reset(struct gw_worker *w, bool complete)
 void
 gw_fabric_pong(struct gw_worker *w, struct gw_conn *c)
 {
-    if (!c->pushed_since_pong && !c->pong_waiting) {
+    if (!c->pushed_since_pong) {
         gw_conn_send(w, c, "PONG\r\n", 6);
         return;
     }
-    c->pongs_owed++;
     c->pushed_since_pong = false;
     /* a control message still queued has no position yet: decide later */
     c->pong_target_set = w->ctrl_pending.len == w->ctrl_head;
     c->pong_target = w->push_mark;
-    if (!c->pong_waiting) {
-        c->pong_waiting = true;
-        w->pong_waiters[w->n_pong_waiters++] = c->slot;
-    }
+    c->pong_waiting = true;
+    w->pong_waiters[w->n_pong_waiters++] = c->slot;
 }
 
 void
@@ -229,8 +226,7 @@ gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
             w->pong_waiters[kept++] = c->slot;
             continue;
         }
-        for (; c->pongs_owed; c->pongs_owed--)
-            gw_conn_send(w, c, "PONG\r\n", 6);
+        gw_conn_send(w, c, "PONG\r\n", 6);
         c->pong_waiting = false;
     }
     w->n_pong_waiters = kept;

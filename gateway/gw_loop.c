@@ -308,7 +308,7 @@ sleep_budget(struct gw_worker *w, unsigned drained, uint64_t now)
 {
     if (drained >= DRAIN_MAX || w->ctrl_pending.len > w->ctrl_head)
         return 0;
-    if (w->n_blocked || w->n_pong_waiters)
+    if (w->n_blocked || w->n_pong_waiters || w->stalled)
         return 1;
     shm_doorbell_prepare_sleep(w->db);
     if (shm_ring_count(&w->out)) {
@@ -332,15 +332,16 @@ gw_loop_run(struct gw_worker *w)
         shm_doorbell_awake(w->db);
         for (int i = 0; i < n; i++)
             handle_event(w, &evs[i]);
-        retry_blocked(w);
         gw_fabric_flush_ctrl(w);
         /* read before draining: deliveries the router pushed before it
          * marked this position are then surely drained below */
         uint32_t applied = shm_ring_applied_pos(&w->in);
-        drained = gw_deliver_drain(w, DRAIN_MAX);
+        w->stalled = gw_conn_should_stall(w, shm_now_ns());
+        drained = w->stalled ? 0 : gw_deliver_drain(w, DRAIN_MAX);
         gw_fabric_check_router(w);
-        gw_fabric_wake_router(w);
         gw_fabric_release_pongs(w, applied, drained < DRAIN_MAX);
+        retry_blocked(w);
+        gw_fabric_wake_router(w);
         gw_conn_flush_all(w);
         gw_conn_reap(w);
         now = shm_now_ns();

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "dt_config.h"
 #include "dt_json.h"
@@ -123,14 +124,25 @@ op_connect(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         gw_conn_fail(w, c, "Authorization Violation");
         return -1;
     }
+    /* absent fields keep nats-server's defaults: verbose and pedantic on */
     uint32_t f = SHM_CF_CONNECTED;
-    f |= json_flag(root, "verbose", false) ? SHM_CF_VERBOSE : 0;
-    f |= json_flag(root, "pedantic", false) ? SHM_CF_PEDANTIC : 0;
+    f |= json_flag(root, "verbose", true) ? SHM_CF_VERBOSE : 0;
+    f |= json_flag(root, "pedantic", true) ? SHM_CF_PEDANTIC : 0;
     f |= json_flag(root, "echo", true) ? 0 : SHM_CF_NO_ECHO;
     f |= json_flag(root, "headers", false) ? SHM_CF_HEADERS : 0;
     f |= json_flag(root, "no_responders", false) ? SHM_CF_NORESP : 0;
     int64_t proto = 0;
     dt_json_int64(dt_json_get(root, "protocol"), &proto);
+    const char *bad = NULL;
+    if (proto < 0 || proto > 1)
+        bad = "invalid client protocol";
+    else if ((f & SHM_CF_NORESP) && !(f & SHM_CF_HEADERS))
+        bad = "no responders requires headers support";
+    if (bad) {
+        dt_json_free(doc);
+        gw_conn_fail(w, c, bad);
+        return -1;
+    }
     c->protocol = (int)proto;
     c->flags = f;
     c->shm->flags = (uint16_t)f;
@@ -259,14 +271,13 @@ op_pub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         gw_conn_close(w, c, "HPUB without headers support"); /* silent */
         return -1;
     }
-    if ((c->flags & SHM_CF_PEDANTIC) &&
-        !dt_subject_valid_literal(op->subject.p, op->subject.len)) {
-        gw_conn_send_err(w, c, "Invalid Publish Subject");
-        return 1;
-    }
     int rc = gw_fabric_publish(w, c, op);
     if (rc < 0)
         return rc; /* -EAGAIN: try again when the fabric has room */
+    /* nats-server 2.9.10 complains but still routes the message */
+    if ((c->flags & SHM_CF_PEDANTIC) &&
+        !dt_subject_valid_literal(op->subject.p, op->subject.len))
+        gw_conn_send_err(w, c, "Invalid Publish Subject");
     c->in_msgs++;
     c->in_bytes += op->headers.len + op->payload.len;
     c->pushed_since_pong = true;
@@ -296,7 +307,7 @@ handle_op(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
     case GW_OP_UNSUB:
         return op_unsub(w, c, op);
     case GW_OP_PING:
-        gw_fabric_pong(w, c);
+        gw_fabric_pong(w, c); /* may defer: see gw_proto_process */
         return 1;
     case GW_OP_PONG:
         if (c->pings_out && c->ping_due_ns)
@@ -330,12 +341,28 @@ int
 gw_proto_process(struct gw_worker *w, struct gw_conn *c)
 {
     while (!c->closing && c->in_head < c->in.len) {
+        if (c->pong_waiting) {
+            /* nothing this client sent after a PING may be answered
+             * before its PONG: wait, input and all */
+            block(w, c);
+            break;
+        }
         struct gw_op op;
         size_t used = 0;
         int rc = gw_parser_next(&c->ps, c->in.data + c->in_head,
                                 c->in.len - c->in_head, &used, &op);
-        if (rc == GW_PARSE_MORE)
+        if (rc == GW_PARSE_MORE) {
+            /* nats-server drops an HPUB from a client without headers
+             * support at its control line, not after the payload */
+            const char *p = c->in.data + c->in_head;
+            if (!(c->flags & SHM_CF_HEADERS) && c->in.len - c->in_head > 5 &&
+                strncasecmp(p, "HPUB", 4) == 0 && (p[4] == ' ' || p[4] == '\t')
+                && memchr(p, '\n', c->in.len - c->in_head)) {
+                gw_conn_close(w, c, "HPUB without headers support");
+                return -1;
+            }
             break;
+        }
         if (rc < 0) {
             dt_debug("cid:%llu - protocol error: %s",
                      (unsigned long long)c->cid, gw_parse_error_text(rc));

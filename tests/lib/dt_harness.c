@@ -107,6 +107,9 @@ dt_server_bin(void)
 {
     const char *bin = getenv("DIALTONE_BIN");
 
+    if (bin == NULL || *bin == '\0')
+        bin = getenv("DIALTONE_BIN_DEFAULT");
+
     if (bin == NULL || *bin == '\0' || access(bin, X_OK) == -1)
         return NULL;
     return bin;
@@ -228,13 +231,14 @@ wait_readable(int fd, long long deadline)
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int rc;
 
-        if (left <= 0)
-            return -ETIMEDOUT;
-        rc = poll(&p, 1, (int)left);
+        /* a deadline already passed still gets one look at the socket */
+        rc = poll(&p, 1, left > 0 ? (int)left : 0);
         if (rc > 0)
             return 0;
         if (rc == -1 && errno != EINTR)
             return -errno;
+        if (left <= 0)
+            return -ETIMEDOUT;
     }
 }
 
@@ -457,17 +461,19 @@ log_says_port_taken(const struct dt_server *s)
            strstr(buf, "Address already in use") != NULL;
 }
 
-/* Child side of the fork: never returns. */
+/*
+ * Child side of the fork: never returns.  The test may have threads
+ * (libnats), so only async-signal-safe calls until execv.
+ */
 static void
-exec_server(const struct dt_server *s, const char *bin, char **argv)
+exec_server(const char *log, const char *bin, char **argv)
 {
-    char path[300];
+    static const char msg[] = "exec of the server binary failed\n";
     int fd;
 
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    snprintf(path, sizeof(path), "%s/server.log", s->dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
@@ -478,18 +484,24 @@ exec_server(const struct dt_server *s, const char *bin, char **argv)
         dup2(fd, STDIN_FILENO);
         close(fd);
     }
+    /* the test's sockets (libnats does not set CLOEXEC) stay with it */
+    if (close_range(3, ~0U, 0) == -1)
+        for (fd = 3; fd < 1024; fd++)
+            close(fd);
     execv(bin, argv);
-    fprintf(stderr, "execv(%s) failed: %s\n", bin, strerror(errno));
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+        _exit(126);
     _exit(127);
 }
 
 static int
 spawn(struct dt_server *s, const char *bin, const char *const *extra)
 {
-    char port[16], http[16];
+    char port[16], http[16], log[300];
     char *argv[10 + MAX_EXTRA_ARGS];
     int argc = 0;
 
+    snprintf(log, sizeof(log), "%s/server.log", s->dir);
     snprintf(port, sizeof(port), "%d", s->port);
     snprintf(http, sizeof(http), "%d", s->http_port);
     argv[argc++] = (char *)bin;
@@ -514,7 +526,7 @@ spawn(struct dt_server *s, const char *bin, const char *const *extra)
         return -errno;
     }
     if (s->pid == 0)
-        exec_server(s, bin, argv);
+        exec_server(log, bin, argv);
     setpgid(s->pid, s->pid);   /* also in the parent: no race with kill */
     return 0;
 }

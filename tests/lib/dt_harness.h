@@ -32,14 +32,18 @@ struct dt_server {
     char conf[300];     /* config path, or "" when started without -c */
 };
 
-/* $DIALTONE_BIN when set and executable, else NULL. */
+/*
+ * The server under test: $DIALTONE_BIN when set, else
+ * $DIALTONE_BIN_DEFAULT (set by meson to the build's dialtone); NULL when
+ * that is not an executable file.
+ */
 const char *dt_server_bin(void);
 
 /* 1 when `<bin> --version` mentions "dialtone", 0 when not, -errno. */
 int dt_bin_is_dialtone(const char *bin);
 
 /*
- * Start $DIALTONE_BIN -a 127.0.0.1 -p <free port> -m <free port>
+ * Start dt_server_bin() -a 127.0.0.1 -p <free port> -m <free port>
  * [-c <dir>/server.conf holding conf_text, when conf_text != NULL]
  * [extra_args..., NULL-terminated, at most 32].
  * Waits (at most 10 s) until the client port answers with INFO and the
