@@ -50,7 +50,7 @@ gw_proto_format_info(struct gw_worker *w, const struct gw_conn *c,
     }
     dt_jw_kstr(&j, "dialtone_version", DT_VERSION);
     dt_jw_end_object(&j);
-    dt_buf_puts(b, "\r\n");
+    dt_buf_puts(b, " \r\n"); /* nats-server 2.9 puts a blank there too */
     return dt_jw_finish(&j);
 }
 
@@ -218,7 +218,7 @@ op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         return 0; /* nats-server ignores a repeated sid */
     uint32_t max = w->set->max_subscriptions;
     if (max && c->nsubs >= max) {
-        gw_conn_send_err(w, c, "Maximum Subscriptions Exceeded");
+        gw_conn_send_err(w, c, "maximum subscriptions exceeded");
         return 1;
     }
     struct gw_sub *s = sub_alloc(c);
@@ -372,6 +372,9 @@ gw_proto_process(struct gw_worker *w, struct gw_conn *c)
                 gw_conn_close(w, c, gw_parse_error_text(rc));
             return -1;
         }
+        if (w->set->trace)
+            dt_trace("%s:%u - cid:%llu - <<- [%.*s]", c->shm->ip, c->shm->port,
+                     (unsigned long long)c->cid, (int)op.line.len, op.line.p);
         rc = handle_op(w, c, &op);
         if (rc == -EAGAIN) {
             block(w, c);

@@ -24,7 +24,15 @@ dt_log_init(const char *path, int debug, int trace)
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd == -1)
         return -errno;
-    log_fd = fd;
+    /* stderr becomes the file too, so that children (which log to their
+     * inherited stderr) and stray messages land in the same log */
+    if (dup2(fd, 2) == -1) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    close(fd);
+    log_fd = 2;
     return 0;
 }
 
