@@ -85,7 +85,7 @@ struct gw_worker {
     struct shm_arena_handle arena;
     struct shm_doorbell *db;       /* ours */
     struct shm_doorbell *router_db;
-    bool router_pending;           /* pushed since the last router wake */
+    uint32_t staged;               /* in-ring entries not yet published */
     uint32_t router_gen;           /* router generation last announced to */
 
     struct gw_conn **conns;        /* [max_conns] */
@@ -184,6 +184,7 @@ int  gw_fabric_ctrl_closed(struct gw_worker *w, struct gw_conn *c);
 int  gw_fabric_ctrl_reset(struct gw_worker *w, bool complete);
 /* Push queued control messages; true when none is left. */
 bool gw_fabric_flush_ctrl(struct gw_worker *w);
+/* Publish staged entries to the router and wake it if it sleeps. */
 void gw_fabric_wake_router(struct gw_worker *w);
 /* Answer a PING now, or once the router has acted on everything this
  * connection sent before it, as nats-server's PONG promises: its SUBs are

@@ -146,24 +146,31 @@ deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
     }
 }
 
+#define DRAIN_BATCH 256
+
 unsigned
 gw_deliver_drain(struct gw_worker *w, unsigned max)
 {
-    unsigned n = 0;
-    struct shm_desc d;
-    while (n < max && shm_ring_pop(&w->out, &d)) {
-        n++;
-        struct shm_chunk *ch = shm_chunk_of(&w->ch.h, &d);
-        if (ch == NULL) {
-            dt_warn("delivery with a bad chunk offset dropped");
-            continue;
+    struct shm_desc batch[DRAIN_BATCH];
+    unsigned n = 0, got;
+    do {
+        unsigned want = max - n < DRAIN_BATCH ? max - n : DRAIN_BATCH;
+        got = shm_ring_pop_batch(&w->out, batch, want);
+        for (unsigned i = 0; i < got; i++) {
+            const struct shm_desc *d = &batch[i];
+            struct shm_chunk *ch = shm_chunk_of(&w->ch.h, d);
+            if (ch == NULL) {
+                dt_warn("delivery with a bad chunk offset dropped");
+                continue;
+            }
+            if (d->kind == SHM_D_MSG)
+                deliver_msg(w, d, ch);
+            else if (d->kind == SHM_D_NORESP)
+                deliver_no_responders(w, d, ch);
+            shm_chunk_unref(ch);
         }
-        if (d.kind == SHM_D_MSG)
-            deliver_msg(w, &d, ch);
-        else if (d.kind == SHM_D_NORESP)
-            deliver_no_responders(w, &d, ch);
-        shm_chunk_unref(ch);
-    }
+        n += got;
+    } while (got == DRAIN_BATCH && n < max);
     return n;
 }
 

@@ -19,10 +19,12 @@
 
 #define CTRL_PENDING_CAP (64u << 20)
 
+#define PUBLISH_EVERY 128 /* staged entries before the router sees them */
+
 static struct shm_chunk *
 alloc_for_push(struct gw_worker *w, uint32_t body_len)
 {
-    if (shm_ring_space(&w->in) == 0)
+    if (!shm_ring_has_space(&w->in))
         return NULL;
     return shm_arena_alloc(&w->arena, body_len);
 }
@@ -37,10 +39,13 @@ push_chunk(struct gw_worker *w, struct shm_chunk *c, uint16_t kind,
         .conn = conn ? conn->slot : 0, .conn_gen = conn ? conn->gen : 0,
         .chunk = shm_off(&w->ch.h, c), .len = len,
     };
-    bool ok = shm_ring_push(&w->in, &d);
+    bool ok = shm_ring_stage(&w->in, &d);
     (void)ok; /* space was checked by alloc_for_push; single producer */
-    w->router_pending = true;
     w->push_mark = shm_ring_next_pos(&w->in);
+    /* publish in batches, but often enough that the router works while
+     * we are still parsing a large read */
+    if (++w->staged >= PUBLISH_EVERY)
+        gw_fabric_wake_router(w);
 }
 
 int
@@ -235,10 +240,9 @@ gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
 void
 gw_fabric_wake_router(struct gw_worker *w)
 {
-    if (!w->router_pending)
-        return;
-    w->router_pending = false;
-    shm_doorbell_ring(w->router_db, w->ch.efd[0]);
+    w->staged = 0;
+    if (shm_ring_publish(&w->in))
+        shm_doorbell_ring(w->router_db, w->ch.efd[0]);
 }
 
 void

@@ -187,11 +187,13 @@ apply_control(struct rt_router *r, unsigned gw, const void *body, uint32_t len)
 /* ------------------------------------------------------------------ */
 /* Fan-out. */
 
+/* Publish what was staged for each gateway and wake those asleep. */
 static void
 wake_gateways(struct rt_router *r)
 {
     for (unsigned g = 0; g < r->n_gw; g++) {
         if (r->gw[g].pushed) {
+            shm_ring_publish(&r->gw[g].out);
             shm_doorbell_ring(r->gw[g].db, r->gw[g].efd);
             r->gw[g].pushed = false;
         }
@@ -204,10 +206,12 @@ static bool
 push_out(struct rt_router *r, unsigned g, struct shm_desc *d)
 {
     struct rt_gateway *gw = &r->gw[g];
-    if (shm_ring_push(&gw->out, d)) {
+    if (shm_ring_stage(&gw->out, d)) {
         gw->pushed = true;
         return true;
     }
+    /* full: let the gateway see what we staged, then wait for room */
+    shm_ring_publish(&gw->out);
     uint64_t start = shm_now_ns();
     uint32_t seen = shm_ring_consumer_pos(&gw->out);
     struct timespec nap = { 0, 20000 };
@@ -395,19 +399,21 @@ static unsigned
 drain_inbound(struct rt_router *r)
 {
     unsigned work = 0;
+    bool took[SHM_MAX_GATEWAYS];
     for (unsigned g = 0; g < r->n_gw; g++) {
-        struct shm_desc d;
-        unsigned i = 0;
-        for (; i < RT_BATCH && shm_ring_pop(&r->gw[g].in, &d); i++)
-            handle_in(r, g, &d);
-        if (i) {
-            /* lets the gateway answer a client's PING only once its
-             * SUBs are in the index (nats-server's flush guarantee) */
-            shm_ring_mark_applied(&r->gw[g].in);
-            work += i;
-        }
+        struct shm_desc batch[RT_BATCH];
+        unsigned n = shm_ring_pop_batch(&r->gw[g].in, batch, RT_BATCH);
+        for (unsigned k = 0; k < n; k++)
+            handle_in(r, g, &batch[k]);
+        took[g] = n > 0;
+        work += n;
     }
     wake_gateways(r);
+    /* only now, with the deliveries published, may a gateway answer a
+     * PING that waits for these entries (nats-server's flush promise) */
+    for (unsigned g = 0; g < r->n_gw; g++)
+        if (took[g])
+            shm_ring_mark_applied(&r->gw[g].in);
     return work;
 }
 

@@ -64,47 +64,123 @@ struct shm_conn_slot *shm_conn_slots(const struct shm_handle *h, unsigned gw);
 struct shm_router_stats *shm_router_stats(const struct shm_handle *h);
 
 /* ------------------------------------------------------------------ */
-/* Rings. */
+/* Rings.
+ *
+ * ck's SPSC enqueue publishes p_tail (with a store fence) on every entry,
+ * and its dequeue stores c_head on every entry: one cross-core cache-line
+ * transfer per message each way.  The producer side here stages entries
+ * and publishes them with one p_tail store per batch, and the consumer
+ * takes a batch with one p_tail load and one c_head store, on the same
+ * ck_ring_t layout and with ck's fences, so the single-entry ck calls
+ * (shm_ring_pop) still interoperate. */
 
 struct shm_ring_handle {
     struct shm_ring *ring;
     struct shm_desc *entries;
+    uint32_t mask;
+    uint32_t tail;        /* producer: next slot to stage */
+    uint32_t head_seen;   /* producer: c_head when last looked */
 };
 
 void shm_ring_handle_init(struct shm_ring_handle *rh,
                           const struct shm_handle *h, struct shm_ring *r);
 
+/* Producer: write d into the next slot, not yet visible to the consumer.
+ * False when the ring is full (counting staged entries). */
+static inline bool
+shm_ring_stage(struct shm_ring_handle *rh, const struct shm_desc *d)
+{
+    if (rh->tail - rh->head_seen >= rh->mask) {
+        rh->head_seen = ck_pr_load_uint(&rh->ring->ck.c_head);
+        if (rh->tail - rh->head_seen >= rh->mask) {
+            atomic_fetch_add_explicit(&rh->ring->full_events, 1,
+                                      memory_order_relaxed);
+            return false;
+        }
+    }
+    rh->entries[rh->tail & rh->mask] = *d;
+    rh->tail++;
+    return true;
+}
+
+/* Producer: make every staged entry visible; true if there were any. */
+static inline bool
+shm_ring_publish(struct shm_ring_handle *rh)
+{
+    if (rh->tail == rh->ring->ck.p_tail)
+        return false;
+    ck_pr_fence_store();
+    ck_pr_store_uint(&rh->ring->ck.p_tail, rh->tail);
+    return true;
+}
+
 static inline bool
 shm_ring_push(struct shm_ring_handle *rh, struct shm_desc *d)
 {
-    return ck_ring_enqueue_spsc_shm_desc(&rh->ring->ck, rh->entries, d);
+    if (!shm_ring_stage(rh, d))
+        return false;
+    shm_ring_publish(rh);
+    return true;
 }
 
+/* Consumer: one entry (ck's own dequeue). */
 static inline bool
 shm_ring_pop(struct shm_ring_handle *rh, struct shm_desc *d)
 {
     return ck_ring_dequeue_spsc_shm_desc(&rh->ring->ck, rh->entries, d);
 }
 
+/* Consumer: up to max entries into out[]; returns how many. */
+static inline unsigned
+shm_ring_pop_batch(struct shm_ring_handle *rh, struct shm_desc *out,
+                   unsigned max)
+{
+    unsigned c = rh->ring->ck.c_head;
+    unsigned p = ck_pr_load_uint(&rh->ring->ck.p_tail);
+    unsigned n = p - c < max ? p - c : max;
+    if (n == 0)
+        return 0;
+    ck_pr_fence_load();
+    for (unsigned i = 0; i < n; i++)
+        out[i] = rh->entries[(c + i) & rh->mask];
+    ck_pr_fence_store();
+    ck_pr_store_uint(&rh->ring->ck.c_head, c + n);
+    return n;
+}
+
+/* Entries published and not yet consumed. */
 static inline unsigned
 shm_ring_count(const struct shm_ring_handle *rh)
 {
     return ck_ring_size(&rh->ring->ck);
 }
 
-/* Free slots a producer can still push (a ring holds size-1 entries). */
-static inline unsigned
-shm_ring_space(const struct shm_ring_handle *rh)
+/* Producer: can one more entry be staged?  Loads c_head only when the
+ * cached view says full. */
+static inline bool
+shm_ring_has_space(struct shm_ring_handle *rh)
 {
-    return ck_ring_capacity(&rh->ring->ck) - 1 - ck_ring_size(&rh->ring->ck);
+    if (rh->tail - rh->head_seen < rh->mask)
+        return true;
+    rh->head_seen = ck_pr_load_uint(&rh->ring->ck.c_head);
+    return rh->tail - rh->head_seen < rh->mask;
 }
 
-/* Position the next push will get: stored in the chunk header so that a
- * producer can tell which chunks a dead consumer had already taken. */
+/* Producer: free slots left for staging (a ring holds size-1 entries). */
+static inline unsigned
+shm_ring_space(struct shm_ring_handle *rh)
+{
+    rh->head_seen = ck_pr_load_uint(&rh->ring->ck.c_head);
+    return rh->mask - (rh->tail - rh->head_seen);
+}
+
+/* Producer: position the next staged entry will get; stored in the chunk
+ * header so that a producer can tell which chunks a dead consumer had
+ * already taken. */
 static inline uint32_t
 shm_ring_next_pos(const struct shm_ring_handle *rh)
 {
-    return ck_pr_load_uint(&rh->ring->ck.p_tail);
+    return rh->tail;
 }
 
 /* Consumer: everything dequeued so far has taken effect. */

@@ -17,4 +17,9 @@ shm_ring_handle_init(struct shm_ring_handle *rh, const struct shm_handle *h,
     rh->ring = r;
     rh->entries = shm_at(h, r->entries_off,
                          (uint64_t)r->size * sizeof(struct shm_desc));
+    rh->mask = r->size - 1;
+    /* a successor producer continues after what its predecessor
+     * published; anything it had staged but not published is lost */
+    rh->tail = ck_pr_load_uint(&r->ck.p_tail);
+    rh->head_seen = ck_pr_load_uint(&r->ck.c_head);
 }
