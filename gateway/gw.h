@@ -23,21 +23,10 @@
 #include "dt_buf.h"
 #include "dt_child.h"
 #include "gw_parser.h"
+#include "gw_subs.h"
 #include "shm.h"
 
-#define GW_SUB_INDEX_BITS 20
-#define GW_SUB_INDEX_MASK ((1u << GW_SUB_INDEX_BITS) - 1)
 #define GW_READ_CHUNK     (64 * 1024)
-
-struct gw_sub {
-    uint32_t id;            /* 0 = free slot */
-    uint32_t sid_len;
-    uint32_t subject_len;
-    uint32_t queue_len;
-    char *text;             /* sid, subject, queue back to back, malloc'd */
-    uint64_t max;           /* auto-unsubscribe after this many; 0 = none */
-    uint64_t delivered;
-};
 
 struct gw_conn {
     int fd;
@@ -52,10 +41,7 @@ struct gw_conn {
     size_t out_head;
     uint32_t flags;          /* SHM_CF_* */
     int protocol;
-    struct gw_sub *subs;
-    uint32_t subs_cap;
-    uint32_t nsubs;
-    uint32_t sub_reuse;      /* high bits for the next sub id */
+    struct gw_subs subs;
     uint64_t ping_due_ns;    /* next server PING */
     uint64_t last_in_ns;     /* last bytes read */
     uint32_t pings_out;
@@ -170,7 +156,6 @@ void gw_proto_send_info(struct gw_worker *w, struct gw_conn *c);
  * when the connection was closed. */
 int  gw_proto_process(struct gw_worker *w, struct gw_conn *c);
 void gw_proto_tick(struct gw_worker *w, struct gw_conn *c, uint64_t now);
-struct gw_sub *gw_sub_by_id(struct gw_conn *c, uint32_t id);
 void gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s);
 
 /* gw_fabric.c: the gateway's side of the rings */

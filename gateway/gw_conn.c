@@ -151,7 +151,7 @@ gw_conn_sync_stats(struct gw_worker *w, struct gw_conn *c)
     }
     atomic_store_explicit(&s->pending_bytes, c->out.len - c->out_head,
                           memory_order_relaxed);
-    atomic_store_explicit(&s->subs, c->nsubs, memory_order_relaxed);
+    atomic_store_explicit(&s->subs, c->subs.count, memory_order_relaxed);
 }
 
 static void
@@ -306,16 +306,6 @@ gw_conn_flush_all(struct gw_worker *w)
     w->n_flush = 0;
 }
 
-static void
-free_subs(struct gw_conn *c)
-{
-    for (uint32_t i = 0; i < c->subs_cap; i++)
-        free(c->subs[i].text);
-    free(c->subs);
-    c->subs = NULL;
-    c->subs_cap = c->nsubs = 0;
-}
-
 void
 gw_conn_fail(struct gw_worker *w, struct gw_conn *c, const char *text)
 {
@@ -337,7 +327,7 @@ gw_conn_close(struct gw_worker *w, struct gw_conn *c, const char *why)
     c->closing = true;
     dt_debug("%s:%u - cid:%llu - connection closed: %s", c->shm->ip,
              c->shm->port, (unsigned long long)c->cid, why ? why : "");
-    if (c->nsubs)
+    if (c->subs.count)
         gw_fabric_ctrl_closed(w, c);
     for (uint32_t i = 0; c->heavy && i < w->n_heavy; i++)
         if (w->heavy[i] == c->slot)
@@ -362,7 +352,7 @@ gw_conn_reap(struct gw_worker *w)
     while (w->dead) {
         struct gw_conn *c = w->dead;
         w->dead = c->next_dead;
-        free_subs(c);
+        gw_subs_free(&c->subs);
         dt_buf_free(&c->in);
         dt_buf_free(&c->out);
         free(c);

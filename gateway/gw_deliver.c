@@ -111,7 +111,7 @@ deliver_msg(struct gw_worker *w, const struct shm_desc *d,
     struct gw_conn *c = gw_conn_by_slot(w, d->conn, d->conn_gen);
     if (c == NULL)
         return;
-    struct gw_sub *s = gw_sub_by_id(c, d->sub);
+    struct gw_sub *s = gw_subs_by_id(&c->subs, d->sub);
     struct msg_view v;
     if (s == NULL || !view_of(d, ch, &v))
         return;
@@ -135,9 +135,9 @@ deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
     struct msg_view v;
     if (c == NULL || !view_of(d, ch, &v))
         return;
-    for (uint32_t i = 0; i < c->subs_cap; i++) {
-        struct gw_sub *s = &c->subs[i];
-        if (s->id && dt_subject_matches(s->text + s->sid_len, s->subject_len,
+    for (uint32_t i = 0; i < c->subs.cap; i++) {
+        struct gw_sub *s = &c->subs.slot[i];
+        if (s->id && dt_subject_matches(gw_sub_subject(s), s->subject_len,
                                         v.reply, v.reply_len)) {
             write_msg(w, c, s, v.reply, v.reply_len, NULL, 0, status,
                       sizeof(status) - 1, NULL, 0);

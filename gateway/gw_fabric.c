@@ -141,9 +141,9 @@ gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
                    const struct gw_sub *s)
 {
     char subject[s->subject_len + 1], queue[s->queue_len + 1];
-    memcpy(subject, s->text + s->sid_len, s->subject_len);
+    memcpy(subject, gw_sub_subject(s), s->subject_len);
     subject[s->subject_len] = '\0';
-    memcpy(queue, s->text + s->sid_len + s->subject_len, s->queue_len);
+    memcpy(queue, gw_sub_queue(s), s->queue_len);
     queue[s->queue_len] = '\0';
     Dialtone__Sub sub = DIALTONE__SUB__INIT;
     sub.conn = c->slot;
@@ -261,9 +261,9 @@ gw_fabric_check_router(struct gw_worker *w)
         struct gw_conn *c = w->conns[i];
         if (c == NULL || c->closing)
             continue;
-        for (uint32_t k = 0; k < c->subs_cap; k++)
-            if (c->subs[k].id) {
-                gw_fabric_ctrl_sub(w, c, &c->subs[k]);
+        for (uint32_t k = 0; k < c->subs.cap; k++)
+            if (c->subs.slot[k].id) {
+                gw_fabric_ctrl_sub(w, c, &c->subs.slot[k]);
                 subs++;
             }
     }

@@ -157,53 +157,11 @@ op_connect(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
 /* ------------------------------------------------------------------ */
 /* Subscriptions */
 
-struct gw_sub *
-gw_sub_by_id(struct gw_conn *c, uint32_t id)
-{
-    uint32_t idx = id & GW_SUB_INDEX_MASK;
-    if (idx >= c->subs_cap || c->subs[idx].id != id)
-        return NULL;
-    return &c->subs[idx];
-}
-
-static struct gw_sub *
-sub_by_sid(struct gw_conn *c, const struct gw_slice *sid)
-{
-    for (uint32_t i = 0; i < c->subs_cap; i++) {
-        struct gw_sub *s = &c->subs[i];
-        if (s->id && s->sid_len == sid->len &&
-            memcmp(s->text, sid->p, sid->len) == 0)
-            return s;
-    }
-    return NULL;
-}
-
-static struct gw_sub *
-sub_alloc(struct gw_conn *c)
-{
-    for (uint32_t i = 0; i < c->subs_cap; i++)
-        if (c->subs[i].id == 0)
-            return &c->subs[i];
-    uint32_t n = c->subs_cap ? c->subs_cap * 2 : 4;
-    if (n > GW_SUB_INDEX_MASK)
-        return NULL;
-    struct gw_sub *p = realloc(c->subs, n * sizeof(*p));
-    if (p == NULL)
-        return NULL;
-    memset(p + c->subs_cap, 0, (n - c->subs_cap) * sizeof(*p));
-    c->subs = p;
-    struct gw_sub *s = &c->subs[c->subs_cap];
-    c->subs_cap = n;
-    return s;
-}
-
 void
 gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s)
 {
     gw_fabric_ctrl_unsub(w, c, s->id);
-    free(s->text);
-    memset(s, 0, sizeof(*s));
-    c->nsubs--;
+    gw_subs_del(&c->subs, s);
 }
 
 static int
@@ -214,30 +172,20 @@ op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         gw_conn_send_err(w, c, "Invalid Subject");
         return 1; /* not fatal, no +OK */
     }
-    if (sub_by_sid(c, &op->sid))
+    if (gw_subs_by_sid(&c->subs, op->sid.p, op->sid.len))
         return 0; /* nats-server ignores a repeated sid */
     uint32_t max = w->set->max_subscriptions;
-    if (max && c->nsubs >= max) {
+    if (max && c->subs.count >= max) {
         gw_conn_send_err(w, c, "maximum subscriptions exceeded");
         return 1;
     }
-    struct gw_sub *s = sub_alloc(c);
-    char *text = malloc((size_t)op->sid.len + op->subject.len + op->queue.len);
-    if (s == NULL || text == NULL) {
-        free(text);
-        gw_conn_fail(w, c, "Maximum Subscriptions Exceeded");
+    struct gw_sub *s = gw_subs_add(&c->subs, op->sid.p, op->sid.len,
+                                   op->subject.p, op->subject.len,
+                                   op->queue.p, op->queue.len);
+    if (s == NULL) {
+        gw_conn_fail(w, c, "Server Resources Exhausted");
         return -1;
     }
-    gw_slice_put(gw_slice_put(gw_slice_put(text, op->sid), op->subject),
-                 op->queue);
-    uint32_t idx = (uint32_t)(s - c->subs);
-    c->sub_reuse = (c->sub_reuse + 1) & 0xfff;
-    *s = (struct gw_sub){
-        .id = idx | ((c->sub_reuse ? c->sub_reuse : 1) << GW_SUB_INDEX_BITS),
-        .sid_len = op->sid.len, .subject_len = op->subject.len,
-        .queue_len = op->queue.len, .text = text,
-    };
-    c->nsubs++;
     c->pushed_since_pong = true;
     if (gw_fabric_ctrl_sub(w, c, s) < 0) {
         gw_conn_fail(w, c, "Server Resources Exhausted");
@@ -249,7 +197,7 @@ op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
 static int
 op_unsub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
 {
-    struct gw_sub *s = sub_by_sid(c, &op->sid);
+    struct gw_sub *s = gw_subs_by_sid(&c->subs, op->sid.p, op->sid.len);
     if (s == NULL)
         return 0;
     if (op->max_msgs > 0 && s->delivered < (uint64_t)op->max_msgs) {
