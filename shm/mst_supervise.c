@@ -261,6 +261,8 @@ make_loop(struct mst_supervisor *sv)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGPIPE);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     sigprocmask(SIG_BLOCK, &set, NULL);
     sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     sv->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -427,6 +429,11 @@ on_signal(struct mst_supervisor *sv)
             stop = 1;
         } else if (si.ssi_signo == SIGHUP) {
             dt_warn("config reload is not supported yet; ignoring SIGHUP");
+        } else if (si.ssi_signo == SIGUSR1) {
+            dt_warn("log reopening is not supported yet; ignoring SIGUSR1");
+        } else if (si.ssi_signo == SIGUSR2) {
+            /* nats-server's lame duck mode; never let it kill us */
+            dt_warn("lame duck mode is not supported yet; ignoring SIGUSR2");
         }
     }
     return stop;
