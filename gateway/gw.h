@@ -177,7 +177,8 @@ void gw_fabric_wake_router(struct gw_worker *w);
  * before the PONG). */
 void gw_fabric_pong(struct gw_worker *w, struct gw_conn *c);
 /* applied: the router's applied position read before the last drain of
- * deliveries; drained_all: that drain emptied the ring. */
+ * deliveries; drained_all: that drain took every delivery published when
+ * applied was read. */
 void gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
                              bool drained_all);
 /* Re-announce every subscription after a router restart. */

@@ -146,13 +146,19 @@ deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
     }
 }
 
-#define DRAIN_BATCH 256
+/* Small batches and a byte budget per drain, so that one drain can never
+ * push a connection from "fine" past max_pending before the stall check
+ * (gw_conn_should_stall) gets to look at it: 32 deliveries of at most
+ * max_payload (1 MB) each stay within half of the default 64 MB. */
+#define DRAIN_BATCH 32
+#define DRAIN_BYTES (8u << 20)
 
 unsigned
 gw_deliver_drain(struct gw_worker *w, unsigned max)
 {
     struct shm_desc batch[DRAIN_BATCH];
     unsigned n = 0, got;
+    uint64_t bytes = 0;
     do {
         unsigned want = max - n < DRAIN_BATCH ? max - n : DRAIN_BATCH;
         got = shm_ring_pop_batch(&w->out, batch, want);
@@ -167,10 +173,13 @@ gw_deliver_drain(struct gw_worker *w, unsigned max)
                 deliver_msg(w, d, ch);
             else if (d->kind == SHM_D_NORESP)
                 deliver_no_responders(w, d, ch);
+            bytes += d->len;
             shm_chunk_unref(ch);
         }
         n += got;
-    } while (got == DRAIN_BATCH && n < max);
+        if (w->n_heavy && gw_conn_should_stall(w, shm_now_ns()))
+            break;
+    } while (got == DRAIN_BATCH && n < max && bytes < DRAIN_BYTES);
     return n;
 }
 

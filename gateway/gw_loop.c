@@ -304,9 +304,9 @@ handle_event(struct gw_worker *w, const struct epoll_event *ev)
 /* How long epoll may sleep: 0 when work is waiting, else until the tick,
  * after announcing sleep on our doorbell. */
 static int
-sleep_budget(struct gw_worker *w, unsigned drained, uint64_t now)
+sleep_budget(struct gw_worker *w, uint64_t now)
 {
-    if (drained >= DRAIN_MAX || w->ctrl_pending.len > w->ctrl_head)
+    if (w->ctrl_pending.len > w->ctrl_head)
         return 0;
     if (w->n_blocked || w->n_pong_waiters || w->stalled)
         return 1;
@@ -322,11 +322,10 @@ sleep_budget(struct gw_worker *w, unsigned drained, uint64_t now)
 int
 gw_loop_run(struct gw_worker *w)
 {
-    unsigned drained = 0;
     dt_child_ready(&w->ch);
     while (!w->stop) {
         uint64_t now = shm_now_ns();
-        int timeout = sleep_budget(w, drained, now);
+        int timeout = sleep_budget(w, now);
         struct epoll_event evs[256];
         int n = epoll_wait(w->epfd, evs, 256, timeout);
         shm_doorbell_awake(w->db);
@@ -336,10 +335,14 @@ gw_loop_run(struct gw_worker *w)
         /* read before draining: deliveries the router pushed before it
          * marked this position are then surely drained below */
         uint32_t applied = shm_ring_applied_pos(&w->in);
+        uint32_t out_mark = shm_ring_producer_pos(&w->out);
         w->stalled = gw_conn_should_stall(w, shm_now_ns());
-        drained = w->stalled ? 0 : gw_deliver_drain(w, DRAIN_MAX);
+        if (!w->stalled)
+            gw_deliver_drain(w, DRAIN_MAX);
         gw_fabric_check_router(w);
-        gw_fabric_release_pongs(w, applied, drained < DRAIN_MAX);
+        gw_fabric_release_pongs(w, applied,
+                                (int32_t)(shm_ring_consumer_pos(&w->out) -
+                                          out_mark) >= 0);
         retry_blocked(w);
         gw_fabric_wake_router(w);
         gw_conn_flush_all(w);

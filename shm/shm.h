@@ -197,6 +197,13 @@ shm_ring_applied_pos(const struct shm_ring_handle *rh)
     return atomic_load_explicit(&rh->ring->applied, memory_order_acquire);
 }
 
+/* Published position: every entry before it is visible to the consumer. */
+static inline uint32_t
+shm_ring_producer_pos(const struct shm_ring_handle *rh)
+{
+    return ck_pr_load_uint(&rh->ring->ck.p_tail);
+}
+
 static inline uint32_t
 shm_ring_consumer_pos(const struct shm_ring_handle *rh)
 {
