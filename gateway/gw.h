@@ -105,6 +105,7 @@ struct gw_worker {
     struct gw_conn *dead;          /* closed, to free after this turn */
     volatile int stop;
     uint64_t next_tick_ns;
+    uint64_t turn_ns, turn_wall_ns; /* clocks read once per loop turn */
 };
 
 /* Copy a slice (which may be empty with a NULL pointer) to dst; returns

@@ -266,14 +266,14 @@ write_out(struct gw_worker *w, struct gw_conn *c)
         if (n > 0) {
             c->out_head += (size_t)n;
             c->stall_since_ns = 0;
-            c->wrote_ns = shm_now_ns();
+            c->wrote_ns = w->turn_ns;
             continue;
         }
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && errno == EAGAIN) {
             if (c->stall_since_ns == 0)
-                c->stall_since_ns = shm_now_ns();
+                c->stall_since_ns = w->turn_ns;
             gw_loop_want_write(w, c, true);
             return 0;
         }

@@ -141,7 +141,10 @@ read_conn(struct gw_worker *w, struct gw_conn *c)
         return;
     }
     c->in.len += (size_t)n;
-    c->last_in_ns = shm_now_ns();
+    /* once per read, not per op: clock reads showed up at 9% */
+    c->last_in_ns = w->turn_ns;
+    atomic_store_explicit(&c->shm->last_activity_ns, w->turn_wall_ns,
+                          memory_order_relaxed);
     gw_proto_process(w, c);
 }
 
@@ -329,6 +332,8 @@ gw_loop_run(struct gw_worker *w)
         struct epoll_event evs[256];
         int n = epoll_wait(w->epfd, evs, 256, timeout);
         shm_doorbell_awake(w->db);
+        w->turn_ns = shm_now_ns();
+        w->turn_wall_ns = shm_wall_ns();
         for (int i = 0; i < n; i++)
             handle_event(w, &evs[i]);
         gw_fabric_flush_ctrl(w);
@@ -336,7 +341,7 @@ gw_loop_run(struct gw_worker *w)
          * marked this position are then surely drained below */
         uint32_t applied = shm_ring_applied_pos(&w->in);
         uint32_t out_mark = shm_ring_producer_pos(&w->out);
-        w->stalled = gw_conn_should_stall(w, shm_now_ns());
+        w->stalled = gw_conn_should_stall(w, w->turn_ns);
         if (!w->stalled)
             gw_deliver_drain(w, DRAIN_MAX);
         gw_fabric_check_router(w);

@@ -333,8 +333,6 @@ gw_proto_process(struct gw_worker *w, struct gw_conn *c)
         c->in_head += used;
         if (rc == 0 && (c->flags & SHM_CF_VERBOSE))
             gw_conn_send(w, c, "+OK\r\n", 5);
-        atomic_store_explicit(&c->shm->last_activity_ns, shm_wall_ns(),
-                              memory_order_relaxed);
     }
     if (c->closing)
         return -1;
