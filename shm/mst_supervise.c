@@ -50,10 +50,15 @@ pidfd_open_compat(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* "router" or "gateway 3", for log lines */
 static const char *
 role_name(const struct mst_child *c)
 {
-    return c->role == MST_ROUTER ? "router" : "gateway";
+    static char buf[32];
+    if (c->role == MST_ROUTER)
+        return "router";
+    snprintf(buf, sizeof(buf), "gateway %u", c->index);
+    return buf;
 }
 
 /* Find a sibling binary: next to us (installed), or in the build tree. */
@@ -220,8 +225,8 @@ spawn(struct mst_supervisor *sv, struct mst_child *c)
     epoll_ctl(sv->epfd, EPOLL_CTL_ADD, c->pidfd, &ev);
     ev.data.u64 = TAG(TAG_CTL, i);
     epoll_ctl(sv->epfd, EPOLL_CTL_ADD, c->ctl_fd, &ev);
-    dt_debug("started %s %u (pid %d, generation %u)", role_name(c),
-             c->index, (int)pid, gen);
+    dt_debug("started %s (pid %d, generation %u)", role_name(c), (int)pid,
+             gen);
     return 0;
 }
 
@@ -348,11 +353,11 @@ on_child_exit(struct mst_supervisor *sv, struct mst_child *c, bool stopping)
     uint64_t lived = now - c->started_ns;
     if (!stopping) {
         if (WIFSIGNALED(status))
-            dt_error("%s %u (pid %d) killed by signal %d", role_name(c),
-                     c->index, (int)c->pid, WTERMSIG(status));
+            dt_error("%s (pid %d) killed by signal %d", role_name(c),
+                     (int)c->pid, WTERMSIG(status));
         else
-            dt_error("%s %u (pid %d) exited with status %d", role_name(c),
-                     c->index, (int)c->pid, WEXITSTATUS(status));
+            dt_error("%s (pid %d) exited with status %d", role_name(c),
+                     (int)c->pid, WEXITSTATUS(status));
     }
     forget_child(sv, c);
     if (stopping)
@@ -360,8 +365,7 @@ on_child_exit(struct mst_supervisor *sv, struct mst_child *c, bool stopping)
     if (lived > STABLE_AFTER_NS)
         c->backoff_ms = BACKOFF_MIN_MS;
     c->restart_at_ns = now + (uint64_t)c->backoff_ms * 1000000ull;
-    dt_warn("restarting %s %u in %u ms", role_name(c), c->index,
-            c->backoff_ms);
+    dt_warn("restarting %s in %u ms", role_name(c), c->backoff_ms);
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                        : c->backoff_ms * 2;
 }
@@ -397,13 +401,12 @@ on_ctl(struct mst_supervisor *sv, struct mst_child *c)
         return;
     if (m->body_case == DIALTONE__SUPERVISE__BODY_HELLO &&
         m->hello->layout_version != SHM_LAYOUT_VERSION)
-        dt_error("%s %u speaks fabric layout %u, we have %u", role_name(c),
-                 c->index, m->hello->layout_version, SHM_LAYOUT_VERSION);
+        dt_error("%s speaks fabric layout %u, we have %u", role_name(c),
+                 m->hello->layout_version, SHM_LAYOUT_VERSION);
     if (m->body_case == DIALTONE__SUPERVISE__BODY_READY) {
         c->ready = true;
         if (c->restarts)
-            dt_info("%s %u is back (pid %d)", role_name(c), c->index,
-                    (int)c->pid);
+            dt_info("%s is back (pid %d)", role_name(c), (int)c->pid);
     }
     dialtone__supervise__free_unpacked(m, NULL);
 
