@@ -17,34 +17,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
-
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define WAIT_MS 2000
 
+/* Silent: several of these connections are meant to be refused. */
 static natsStatus
 nconnect(natsConnection **nc, const char *url, const char *user,
          const char *pass, const char *token)
 {
-    natsOptions *o = NULL;
-    natsStatus st;
+    const struct dt_nats_opts o = {
+        .user = user, .pass = pass, .token = token,
+    };
 
-    *nc = NULL;
-    st = natsOptions_Create(&o);
-    if (st != NATS_OK)
-        return st;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetAllowReconnect(o, false);
-    natsOptions_SetTimeout(o, 2000);
-    if (user)
-        natsOptions_SetUserInfo(o, user, pass);
-    if (token)
-        natsOptions_SetToken(o, token);
-    st = natsConnection_Connect(nc, o);
-    natsOptions_Destroy(o);
-    return st;
+    return dt_nats_try_connect(nc, url, &o);
 }
 
 /* Start a server with conf; 0, or -1 after a failed check. */
@@ -56,16 +44,6 @@ start(struct dt_server *s, const char *conf)
     CHECK_MSG(rc == 0, "server start with config '%s': %s", conf,
               strerror(-rc));
     return rc == 0 ? 0 : -1;
-}
-
-static void
-stop(struct dt_server *s)
-{
-    if (s->pid == 0)
-        return;
-    if (dt_check_failures())
-        dt_server_dump_log(s);
-    CHECK(dt_server_stop(s) >= 0);
 }
 
 /* Expect "-ERR '<text>'" as the next line and then the close. */
@@ -155,7 +133,7 @@ out:
         close(fd);
     free(buf);
     natsConnection_Destroy(nc);
-    stop(&s);
+    dt_server_finish(&s);
 }
 
 /*
@@ -214,7 +192,7 @@ out:
         close(b);
     if (c >= 0)
         close(c);
-    stop(&s);
+    dt_server_finish(&s);
 }
 
 /* libnats connect must fail with an authorization error. */
@@ -304,7 +282,7 @@ out:
     if (fd >= 0)
         close(fd);
     natsConnection_Destroy(nc);
-    stop(&s);
+    dt_server_finish(&s);
 }
 
 static void
@@ -330,7 +308,7 @@ out:
     if (fd >= 0)
         close(fd);
     natsConnection_Destroy(nc);
-    stop(&s);
+    dt_server_finish(&s);
 }
 
 /* Without authorization INFO does not ask for it. */
@@ -350,7 +328,7 @@ test_no_auth_info(void)
 out:
     if (fd >= 0)
         close(fd);
-    stop(&s);
+    dt_server_finish(&s);
 }
 
 int
@@ -366,6 +344,5 @@ main(int argc, char **argv)
     test_user_password();
     test_token();
     test_no_auth_info();
-    nats_Close();
-    return dt_check_summary(argv[0]);
+    return dt_nats_finish(NULL, argv[0]);
 }

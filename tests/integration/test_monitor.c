@@ -16,36 +16,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
-
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define WAIT_MS 3000
 #define BODY_MAX (1 << 20)
 
 static char body[BODY_MAX];
 
-static natsConnection *
-nconnect(const char *url, const char *name)
-{
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    natsStatus st;
-
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetAllowReconnect(o, false);
-    natsOptions_SetName(o, name);
-    st = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (st != NATS_OK) {
-        fprintf(stderr, "connect %s: %s\n", url, natsStatus_GetText(st));
-        return NULL;
-    }
-    return nc;
-}
+/* the names /connz shows for test_counters()' two clients */
+static const struct dt_nats_opts pub_opts = { .name = "mon-pub" };
+static const struct dt_nats_opts sub_opts = { .name = "mon-sub" };
 
 static long long
 get_int(int port, const char *path, const char *key)
@@ -160,8 +142,8 @@ test_counters(const struct dt_server *s)
     subs0 = get_int(s->http_port, "/subsz", "num_subscriptions");
     REQUIRE(conns0 >= 0 && in0 >= 0 && out0 >= 0 && subs0 >= 0);
 
-    pub = nconnect(s->url, "mon-pub");
-    subc = nconnect(s->url, "mon-sub");
+    pub = dt_nats_connect(s->url, &pub_opts);
+    subc = dt_nats_connect(s->url, &sub_opts);
     REQUIRE(pub != NULL && subc != NULL);
     CHECK(dt_http_wait_int(s->http_port, "/varz", "connections", conns0 + 2,
                            WAIT_MS, &v) == 0);
@@ -254,24 +236,11 @@ int
 main(int argc, char **argv)
 {
     struct dt_server srv;
-    int rc;
 
-    (void)argc;
-    rc = dt_server_start(&srv, NULL, NULL);
-    if (rc == -ENOENT) {
-        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
-        return DT_EXIT_SKIP;
-    }
-    REQUIRE(rc == 0);
+    REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
     test_varz(&srv);
     test_counters(&srv);
     test_health_and_404(&srv);
 out:
-    if (srv.pid != 0) {
-        if (dt_check_failures())
-            dt_server_dump_log(&srv);
-        CHECK(dt_server_stop(&srv) >= 0);
-    }
-    nats_Close();
-    return dt_check_summary(argv[0]);
+    return dt_nats_finish(&srv, argv[0]);
 }

@@ -19,10 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
-
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define WAIT_MS 2000
 
@@ -275,7 +274,6 @@ test_stale(void)
 {
     struct dt_server s = { 0 };
     natsConnection *nc = NULL;
-    natsOptions *o = NULL;
     char line[256];
     long long t0, dt = 0;
     int fd = -1, pings = 0, rc;
@@ -285,10 +283,7 @@ test_stale(void)
     if (rc < 0)
         return;
     /* libnats answers the server's PINGs by itself */
-    REQUIRE(natsOptions_Create(&o) == NATS_OK);
-    natsOptions_SetURL(o, s.url);
-    natsOptions_SetAllowReconnect(o, false);
-    REQUIRE(natsConnection_Connect(&nc, o) == NATS_OK);
+    REQUIRE(dt_nats_try_connect(&nc, s.url, NULL) == NATS_OK);
 
     fd = raw_client(s.port, "{\"verbose\":false}");
     REQUIRE(fd >= 0);
@@ -316,25 +311,15 @@ out:
     if (fd >= 0)
         close(fd);
     natsConnection_Destroy(nc);
-    natsOptions_Destroy(o);
-    if (dt_check_failures())
-        dt_server_dump_log(&s);
-    CHECK(dt_server_stop(&s) >= 0);
+    dt_server_finish(&s);
 }
 
 int
 main(int argc, char **argv)
 {
     struct dt_server srv;
-    int rc;
 
-    (void)argc;
-    rc = dt_server_start(&srv, NULL, NULL);
-    if (rc == -ENOENT) {
-        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
-        return DT_EXIT_SKIP;
-    }
-    REQUIRE(rc == 0);
+    REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
     test_info(&srv);
     test_verbose(&srv);
     test_ping_forms(&srv);
@@ -342,11 +327,5 @@ main(int argc, char **argv)
     test_subjects(&srv);
     test_stale();
 out:
-    if (srv.pid != 0) {
-        if (dt_check_failures())
-            dt_server_dump_log(&srv);
-        CHECK(dt_server_stop(&srv) >= 0);
-    }
-    nats_Close();
-    return dt_check_summary(argv[0]);
+    return dt_nats_finish(&srv, argv[0]);
 }

@@ -14,35 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nats/nats.h>
-
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define WAIT_MS 2000
 #define ORDER_MSGS 10000
 
-static natsConnection *
-nconnect(const char *url)
-{
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    natsStatus st;
-
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetAllowReconnect(o, false);
-    natsOptions_SetTimeout(o, 2000);
-    natsOptions_SetMaxPendingMsgs(o, 2 * ORDER_MSGS);
-    st = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (st != NATS_OK) {
-        fprintf(stderr, "connect %s: %s\n", url, natsStatus_GetText(st));
-        return NULL;
-    }
-    return nc;
-}
+/* test_order() keeps all ORDER_MSGS pending before reading any */
+static const struct dt_nats_opts client_opts = {
+    .max_pending_msgs = 2 * ORDER_MSGS,
+};
 
 /* Next message on sub as a string compare; destroys the message. */
 static int
@@ -269,17 +251,10 @@ main(int argc, char **argv)
 {
     natsConnection *nc = NULL, *nc2 = NULL;
     struct dt_server srv;
-    int rc;
 
-    (void)argc;
-    rc = dt_server_start(&srv, NULL, NULL);
-    if (rc == -ENOENT) {
-        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
-        return DT_EXIT_SKIP;
-    }
-    REQUIRE(rc == 0);
-    nc = nconnect(srv.url);
-    nc2 = nconnect(srv.url);
+    REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
+    nc = dt_nats_connect(srv.url, &client_opts);
+    nc2 = dt_nats_connect(srv.url, &client_opts);
     REQUIRE(nc != NULL && nc2 != NULL);
 
     test_order(nc);
@@ -290,11 +265,5 @@ main(int argc, char **argv)
 out:
     natsConnection_Destroy(nc);
     natsConnection_Destroy(nc2);
-    if (srv.pid != 0) {
-        if (dt_check_failures())
-            dt_server_dump_log(&srv);
-        CHECK(dt_server_stop(&srv) >= 0);
-    }
-    nats_Close();
-    return dt_check_summary(argv[0]);
+    return dt_nats_finish(&srv, argv[0]);
 }

@@ -16,10 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
-
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define NMSGS 4000
 #define NMEMBERS 4
@@ -133,27 +132,6 @@ tally_once(struct tally *t)
     return n;
 }
 
-static natsConnection *
-nconnect(const char *url)
-{
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    natsStatus st;
-
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetAllowReconnect(o, false);
-    natsOptions_SetTimeout(o, 2000);
-    st = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (st != NATS_OK) {
-        fprintf(stderr, "connect %s: %s\n", url, natsStatus_GetText(st));
-        return NULL;
-    }
-    return nc;
-}
-
 static int
 publish_n(natsConnection *nc, const char *subject, int n)
 {
@@ -180,7 +158,7 @@ test_group_and_plain(const char *url)
 
     REQUIRE(group != NULL && plain != NULL);
     for (i = 0; i < NMEMBERS + 2; i++)
-        REQUIRE((conns[i] = nconnect(url)) != NULL);
+        REQUIRE((conns[i] = dt_nats_connect(url, NULL)) != NULL);
     pub = conns[NMEMBERS + 1];
     for (i = 0; i < NMEMBERS; i++) {
         members[i] = (struct member){ .t = group };
@@ -236,7 +214,7 @@ test_two_groups(const char *url)
 
     REQUIRE(g[0] != NULL && g[1] != NULL);
     for (i = 0; i < 5; i++)
-        REQUIRE((conns[i] = nconnect(url)) != NULL);
+        REQUIRE((conns[i] = dt_nats_connect(url, NULL)) != NULL);
     for (i = 0; i < 4; i++) {
         members[i] = (struct member){ .t = g[i / 2] };
         REQUIRE(natsConnection_QueueSubscribe(&subs[i], conns[i], "q.two",
@@ -287,24 +265,11 @@ int
 main(int argc, char **argv)
 {
     struct dt_server srv;
-    int rc;
 
-    (void)argc;
-    rc = dt_server_start(&srv, NULL, NULL);
-    if (rc == -ENOENT) {
-        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
-        return DT_EXIT_SKIP;
-    }
-    REQUIRE(rc == 0);
+    REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
     test_group_and_plain(srv.url);
     test_two_groups(srv.url);
     test_raw_same_connection(srv.port);
 out:
-    if (srv.pid != 0) {
-        if (dt_check_failures())
-            dt_server_dump_log(&srv);
-        CHECK(dt_server_stop(&srv) >= 0);
-    }
-    nats_Close();
-    return dt_check_summary(argv[0]);
+    return dt_nats_finish(&srv, argv[0]);
 }

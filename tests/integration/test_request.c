@@ -15,33 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
-
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define WAIT_MS 2000
-
-static natsConnection *
-nconnect(const char *url)
-{
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    natsStatus st;
-
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetAllowReconnect(o, false);
-    natsOptions_SetTimeout(o, 2000);
-    st = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (st != NATS_OK) {
-        fprintf(stderr, "connect %s: %s\n", url, natsStatus_GetText(st));
-        return NULL;
-    }
-    return nc;
-}
 
 /* Replies "re:<data>", copying header X-Echo into the reply when set. */
 static void
@@ -257,17 +235,10 @@ main(int argc, char **argv)
 {
     natsConnection *client = NULL, *svc = NULL;
     struct dt_server srv;
-    int rc;
 
-    (void)argc;
-    rc = dt_server_start(&srv, NULL, NULL);
-    if (rc == -ENOENT) {
-        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
-        return DT_EXIT_SKIP;
-    }
-    REQUIRE(rc == 0);
-    client = nconnect(srv.url);
-    svc = nconnect(srv.url);
+    REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
+    client = dt_nats_connect(srv.url, NULL);
+    svc = dt_nats_connect(srv.url, NULL);
     REQUIRE(client != NULL && svc != NULL);
 
     test_request_reply(client, svc);
@@ -278,11 +249,5 @@ main(int argc, char **argv)
 out:
     natsConnection_Destroy(client);
     natsConnection_Destroy(svc);
-    if (srv.pid != 0) {
-        if (dt_check_failures())
-            dt_server_dump_log(&srv);
-        CHECK(dt_server_stop(&srv) >= 0);
-    }
-    nats_Close();
-    return dt_check_summary(argv[0]);
+    return dt_nats_finish(&srv, argv[0]);
 }

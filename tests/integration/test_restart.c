@@ -13,7 +13,6 @@
  *            never notice, and everyone can publish and receive after.
  */
 #include <dirent.h>
-#include <nats/nats.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,6 +23,7 @@
 
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define WAIT_MS 5000
 #define ROUTER_BATCH 256   /* most the dead router can have taken */
@@ -109,28 +109,19 @@ on_disconnect(natsConnection *nc, void *arg)
     atomic_fetch_add(&disconnects, 1);
 }
 
-static natsConnection *
-connect_to(const struct dt_server *s)
-{
-    natsOptions *o = NULL;
-    natsConnection *nc = NULL;
-    natsOptions_Create(&o);
-    natsOptions_SetURL(o, s->url);
-    natsOptions_SetDisconnectedCB(o, on_disconnect, NULL);
-    natsOptions_SetMaxReconnect(o, 100);
-    natsOptions_SetReconnectWait(o, 50);
-    natsOptions_SetAllowReconnect(o, true);
-    if (natsConnection_Connect(&nc, o) != NATS_OK)
-        nc = NULL;
-    natsOptions_Destroy(o);
-    return nc;
-}
+/* clients here ride out a dead gateway by reconnecting, and count it */
+static const struct dt_nats_opts reconnecting = {
+    .max_reconnect = 100,
+    .reconnect_wait_ms = 50,
+    .disconnected_cb = on_disconnect,
+};
 
 static void
 test_router_restart(const struct dt_server *s)
 {
     static struct stream st;
-    natsConnection *pub = connect_to(s), *subc = connect_to(s);
+    natsConnection *pub = dt_nats_connect(s->url, &reconnecting);
+    natsConnection *subc = dt_nats_connect(s->url, &reconnecting);
     natsSubscription *sub = NULL;
     REQUIRE(pub && subc);
     atomic_store(&disconnects, 0);
@@ -190,7 +181,7 @@ test_gateway_restart(const struct dt_server *s)
     natsSubscription *sub[N] = { 0 };
     natsMsg *m = NULL;
     for (int i = 0; i < N; i++) {
-        nc[i] = connect_to(s);
+        nc[i] = dt_nats_connect(s->url, &reconnecting);
         REQUIRE(nc[i] != NULL);
     }
     pid_t gw0 = child_pid(s->pid, "dialtone: gateway 0");

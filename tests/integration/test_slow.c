@@ -216,21 +216,10 @@ int
 main(int argc, char **argv)
 {
     struct dt_server srv;
-    int rc;
 
-    (void)argc;
-    rc = dt_server_start(&srv, conf, NULL);
-    if (rc == -ENOENT) {
-        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
-        return DT_EXIT_SKIP;
-    }
-    REQUIRE(rc == 0);
+    REQUIRE(dt_server_start_or_skip(&srv, conf, NULL) == 0);
     test_slow_consumer(&srv);
 out:
-    if (srv.pid != 0) {
-        if (dt_check_failures())
-            dt_server_dump_log(&srv);
-        CHECK(dt_server_stop(&srv) >= 0);
-    }
+    dt_server_finish(&srv);
     return dt_check_summary(argv[0]);
 }

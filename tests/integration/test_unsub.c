@@ -18,34 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <nats/nats.h>
-
 #include "dt_check.h"
 #include "dt_harness.h"
+#include "dt_nats.h"
 
 #define WAIT_MS 2000
 
-static natsConnection *
-nconnect(const char *url, bool no_echo)
-{
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    natsStatus st;
-
-    if (natsOptions_Create(&o) != NATS_OK)
-        return NULL;
-    natsOptions_SetURL(o, url);
-    natsOptions_SetAllowReconnect(o, false);
-    natsOptions_SetTimeout(o, 2000);
-    natsOptions_SetNoEcho(o, no_echo);
-    st = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (st != NATS_OK) {
-        fprintf(stderr, "connect %s: %s\n", url, natsStatus_GetText(st));
-        return NULL;
-    }
-    return nc;
-}
+static const struct dt_nats_opts no_echo = { .no_echo = true };
 
 /* Messages received on sub until it stays quiet for quiet_ms. */
 static int
@@ -154,8 +133,8 @@ out:
 static void
 test_echo(const char *url)
 {
-    natsConnection *quiet = nconnect(url, true);
-    natsConnection *loud = nconnect(url, false);
+    natsConnection *quiet = dt_nats_connect(url, &no_echo);
+    natsConnection *loud = dt_nats_connect(url, NULL);
     natsSubscription *qs = NULL, *ls = NULL;
 
     REQUIRE(quiet != NULL && loud != NULL);
@@ -216,17 +195,10 @@ main(int argc, char **argv)
 {
     natsConnection *nc = NULL, *pub = NULL;
     struct dt_server srv;
-    int rc;
 
-    (void)argc;
-    rc = dt_server_start(&srv, NULL, NULL);
-    if (rc == -ENOENT) {
-        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
-        return DT_EXIT_SKIP;
-    }
-    REQUIRE(rc == 0);
-    nc = nconnect(srv.url, false);
-    pub = nconnect(srv.url, false);
+    REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
+    nc = dt_nats_connect(srv.url, NULL);
+    pub = dt_nats_connect(srv.url, NULL);
     REQUIRE(nc != NULL && pub != NULL);
 
     test_auto_unsubscribe(nc, pub);
@@ -236,11 +208,5 @@ main(int argc, char **argv)
 out:
     natsConnection_Destroy(nc);
     natsConnection_Destroy(pub);
-    if (srv.pid != 0) {
-        if (dt_check_failures())
-            dt_server_dump_log(&srv);
-        CHECK(dt_server_stop(&srv) >= 0);
-    }
-    nats_Close();
-    return dt_check_summary(argv[0]);
+    return dt_nats_finish(&srv, argv[0]);
 }

@@ -1,16 +1,21 @@
 /*
- * dt_check.h -- the integration tests' check macros: each check is counted,
- * a failure prints file:line and what failed, and the test goes on (CHECK)
- * or jumps to its cleanup label `out` (REQUIRE).
+ * dt_check.h -- the tests' check macros (unit and integration): each check
+ * is counted, a failure prints file:line and what failed, and the test
+ * goes on (CHECK) or jumps to its cleanup label `out` (REQUIRE).
  *
  * NOTES
- *   The counters live in dt_harness.c; one test program at a time.
+ *   The counters live in dt_check.c (testcheck_dep; testlib_dep brings
+ *   it too); one test program at a time.
  *   Checks are not thread-safe: call them from the main thread only
  *   (callbacks record, the main thread checks).
- *   main() ends with `return dt_check_summary(argv[0]);`.
+ *   main() ends with `return dt_check_summary(argv[0]);`: exit code 0
+ *   when every check passed, 1 otherwise (77, DT_EXIT_SKIP, is the
+ *   test's own to return).
  */
 #ifndef DT_CHECK_H
 #define DT_CHECK_H
+
+#include <string.h>
 
 /* Record one check; returns ok.  Prints "file:line: CHECK failed: ...". */
 int dt_check(int ok, const char *file, int line, const char *fmt, ...)
@@ -41,6 +46,15 @@ int dt_check_failures(void);
                        __FILE__, __LINE__, "%s == %s (\"%s\" vs \"%s\")", \
                        #a, #b, dt_sa_ ? dt_sa_ : "(null)", \
                        dt_sb_ ? dt_sb_ : "(null)"); \
+    } while (0)
+
+/* hay contains needle, printing both on failure (NULL hay fails). */
+#define CHECK_CONTAINS(hay, needle) \
+    do { \
+        const char *dt_h_ = (hay), *dt_n_ = (needle); \
+        (void)dt_check(dt_h_ && dt_n_ && strstr(dt_h_, dt_n_) != NULL, \
+                       __FILE__, __LINE__, "\"%s\" does not contain \"%s\"", \
+                       dt_h_ ? dt_h_ : "(null)", dt_n_ ? dt_n_ : "(null)"); \
     } while (0)
 
 /* A check with a printf-style explanation. */

@@ -1,7 +1,7 @@
 /*
  * dt_harness.c -- start/stop the server under test on ephemeral ports,
- * raw-socket and HTTP helpers, tiny JSON lookups, and the check counters
- * behind dt_check.h.
+ * raw-socket and HTTP helpers, tiny JSON lookups.  The check counters
+ * behind dt_check.h live in dt_check.c.
  *
  * NOTES
  *   Process model: the server is forked into its own process group with
@@ -18,7 +18,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,49 +35,6 @@
 #define STOP_TIMEOUT_MS 5000
 #define MAX_EXTRA_ARGS 32
 #define START_ATTEMPTS 3
-
-static int checks_run;
-static int checks_failed;
-
-/* ---- checks ----------------------------------------------------------- */
-
-int
-dt_check(int ok, const char *file, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    checks_run++;
-    if (ok)
-        return 1;
-    checks_failed++;
-    fprintf(stderr, "%s:%d: CHECK failed: ", file, line);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 0;
-}
-
-int
-dt_check_summary(const char *name)
-{
-    const char *base = strrchr(name, '/');
-
-    base = base ? base + 1 : name;
-    if (checks_failed) {
-        printf("%s: %d of %d checks FAILED\n", base, checks_failed,
-               checks_run);
-        return 1;
-    }
-    printf("%s: %d checks passed\n", base, checks_run);
-    return 0;
-}
-
-int
-dt_check_failures(void)
-{
-    return checks_failed;
-}
 
 /* ---- time ------------------------------------------------------------- */
 
@@ -625,6 +581,19 @@ dt_server_start(struct dt_server *s, const char *conf_text,
 }
 
 int
+dt_server_start_or_skip(struct dt_server *s, const char *conf_text,
+                        const char *const *extra_args)
+{
+    int rc = dt_server_start(s, conf_text, extra_args);
+
+    if (rc == -ENOENT) {
+        printf("SKIP: $DIALTONE_BIN not set or not executable\n");
+        exit(DT_EXIT_SKIP);
+    }
+    return rc;
+}
+
+int
 dt_server_signal(struct dt_server *s, int sig)
 {
     if (s->pid <= 0)
@@ -701,6 +670,20 @@ dt_server_stop(struct dt_server *s)
         dt_server_dump_log(s);
     dt_server_cleanup(s);
     return rc;
+}
+
+void
+dt_server_finish(struct dt_server *s)
+{
+    int rc;
+
+    if (s->pid == 0)
+        return;
+    if (dt_check_failures())
+        dt_server_dump_log(s);
+    rc = dt_server_stop(s);
+    CHECK_MSG(rc >= 0, "dt_server_stop(%s) >= 0 (%s)", s->url,
+              strerror(rc < 0 ? -rc : 0));
 }
 
 /* ---- HTTP ------------------------------------------------------------- */

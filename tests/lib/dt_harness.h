@@ -66,6 +66,22 @@ int dt_server_start_bin(struct dt_server *s, const char *bin,
  */
 int dt_server_stop(struct dt_server *s);
 
+/*
+ * dt_server_start() for a test's main(): when there is no server binary
+ * (-ENOENT), print "SKIP: ..." and exit(DT_EXIT_SKIP), so call it before
+ * anything needs cleaning up.  Otherwise returns what dt_server_start()
+ * returned (0 or -errno; a failure has been printed with the log).
+ */
+int dt_server_start_or_skip(struct dt_server *s, const char *conf_text,
+                            const char *const *extra_args);
+
+/*
+ * End of a test with a server: nothing when s is not running (pid 0, e.g.
+ * its start failed); else dump its log if any check failed so far, stop
+ * it and CHECK that the stop succeeded (dt_server_stop() >= 0).
+ */
+void dt_server_finish(struct dt_server *s);
+
 /* Send sig to the server process (not its group).  0 or -errno. */
 int dt_server_signal(struct dt_server *s, int sig);
 

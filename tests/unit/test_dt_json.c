@@ -17,18 +17,7 @@
 #include <string.h>
 
 #include "dt_json.h"
-
-static int failures, checks;
-
-#define CHECK(e)                                                        \
-    do {                                                                \
-        checks++;                                                       \
-        if (!(e)) {                                                     \
-            failures++;                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,      \
-                    __LINE__, #e);                                      \
-        }                                                               \
-    } while (0)
+#include "dt_check.h"
 
 static struct dt_json_doc *
 parse_ok(const char *text)
@@ -672,7 +661,7 @@ test_mutations_never_crash(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     test_connect_body();
     test_nested_jetstream_request();
@@ -694,10 +683,5 @@ main(void)
     test_writer_pretty();
     test_round_trip();
     test_mutations_never_crash();
-    if (failures) {
-        fprintf(stderr, "%d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("%d checks passed\n", checks);
-    return 0;
+    return dt_check_summary(argv[0]);
 }

@@ -7,21 +7,10 @@
  *   including '*' and '>' inside a token being literal ("foo*").
  */
 #include "dt_subject.h"
+#include "dt_check.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int checks, failures;
-
-#define CHECK(e)                                                        \
-    do {                                                                \
-        checks++;                                                       \
-        if (!(e)) {                                                     \
-            failures++;                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,      \
-                    __LINE__, #e);                                      \
-        }                                                               \
-    } while (0)
 
 static bool
 valid(const char *s)
@@ -140,17 +129,12 @@ test_matching(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     test_valid_subjects();
     test_invalid_subjects();
     test_literal_subjects();
     test_queue_names();
     test_matching();
-    if (failures) {
-        fprintf(stderr, "%d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("%d checks passed\n", checks);
-    return 0;
+    return dt_check_summary(argv[0]);
 }

@@ -23,18 +23,7 @@
 #include "dt_json.h"
 #include "gw_http.h"
 #include "shm.h"
-
-static int failures, checks;
-
-#define CHECK(e)                                                        \
-    do {                                                                \
-        checks++;                                                       \
-        if (!(e)) {                                                     \
-            failures++;                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,      \
-                    __LINE__, #e);                                      \
-        }                                                               \
-    } while (0)
+#include "dt_check.h"
 
 #define NS 1000000000ull
 
@@ -864,9 +853,7 @@ test_formatters(void)
     }
     for (size_t i = 0; i < sizeof(tm) / sizeof(tm[0]); i++) {
         gw_http_fmt_time(buf, sizeof(buf), tm[i].ns);
-        if (strcmp(buf, tm[i].s) != 0)
-            fprintf(stderr, "time %s != %s\n", buf, tm[i].s);
-        CHECK(strcmp(buf, tm[i].s) == 0);
+        CHECK_STR(buf, tm[i].s);
     }
     /* a short buffer truncates safely */
     CHECK(gw_http_fmt_duration(buf, 3, 90061 * NS) == 2 &&
@@ -874,7 +861,7 @@ test_formatters(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     int rc = fixture();
 
@@ -901,10 +888,5 @@ main(void)
     test_out_buffer_full();
     test_formatters();
     shm_segment_detach(&H);
-    if (failures) {
-        fprintf(stderr, "%d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("%d checks passed\n", checks);
-    return 0;
+    return dt_check_summary(argv[0]);
 }

@@ -9,23 +9,12 @@
  *   fuzz test is bounded both in iterations and in time.
  */
 #include "gw_parser.h"
+#include "dt_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int n_checks, n_failed;
-
-#define CHECK(expr)                                                       \
-    do {                                                                  \
-        n_checks++;                                                       \
-        if (!(expr)) {                                                    \
-            n_failed++;                                                   \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,        \
-                    __LINE__, #expr);                                     \
-        }                                                                 \
-    } while (0)
 
 #define MCL  4096u
 #define MPAY (1024 * 1024)
@@ -923,7 +912,7 @@ test_fuzz(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     test_ping_pong_ok();
     test_connect_info();
@@ -946,10 +935,5 @@ main(void)
     test_large_payload_in_pieces();
     test_contract_breach_and_reset();
     test_fuzz();
-    if (n_failed) {
-        printf("%d of %d checks failed\n", n_failed, n_checks);
-        return 1;
-    }
-    printf("%d checks passed\n", n_checks);
-    return 0;
+    return dt_check_summary(argv[0]);
 }

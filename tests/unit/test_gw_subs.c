@@ -7,11 +7,7 @@
 #include <string.h>
 
 #include "gw_subs.h"
-
-static int failures;
-#define CHECK(e) do { if (!(e)) { failures++; \
-    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); } \
-} while (0)
+#include "dt_check.h"
 
 static struct gw_sub *
 add(struct gw_subs *t, const char *sid, const char *subject)
@@ -81,14 +77,9 @@ test_churn_keeps_hash_bounded(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     test_many_subs();
     test_churn_keeps_hash_bounded();
-    if (failures) {
-        printf("%d checks failed\n", failures);
-        return 1;
-    }
-    printf("all checks passed\n");
-    return 0;
+    return dt_check_summary(argv[0]);
 }

@@ -11,6 +11,7 @@
  */
 #include "mst_conf.h"
 #include "mst_options.h"
+#include "dt_check.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -20,28 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        checks++;                                                         \
-        if (!(cond)) {                                                    \
-            failures++;                                                   \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                     \
-        }                                                                 \
-    } while (0)
-
-#define CHECK_CONTAINS(hay, needle)                                       \
-    do {                                                                  \
-        checks++;                                                         \
-        if (strstr((hay), (needle)) == NULL) {                            \
-            failures++;                                                   \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n",    \
-                    __FILE__, __LINE__, (hay), (needle));                 \
-        }                                                                 \
-    } while (0)
 
 static char tmpdir[] = "/tmp/test_mst_conf.XXXXXX";
 static char *made[64];
@@ -1003,7 +982,7 @@ test_usage(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     if (mkdtemp(tmpdir) == NULL) {
         perror("mkdtemp");
@@ -1032,10 +1011,5 @@ main(void)
     test_table_and_compare();
     test_usage();
     cleanup();
-    if (failures) {
-        fprintf(stderr, "%d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("%d checks passed\n", checks);
-    return 0;
+    return dt_check_summary(argv[0]);
 }

@@ -11,6 +11,7 @@
  */
 #include "dt_subject.h"
 #include "rt_sublist.h"
+#include "dt_check.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -27,18 +28,6 @@
 #define SCALE_N     1000000u
 #define SANITIZED   0
 #endif
-
-static int checks, failures;
-
-#define CHECK(e)                                                        \
-    do {                                                                \
-        checks++;                                                       \
-        if (!(e)) {                                                     \
-            failures++;                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,      \
-                    __LINE__, #e);                                      \
-        }                                                               \
-    } while (0)
 
 static struct rt_sub
 mk(const char *subject, const char *queue)
@@ -712,7 +701,7 @@ out:
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     test_literal();
     test_pwc();
@@ -731,10 +720,5 @@ main(void)
     test_random_vs_brute();
     test_memory_200k();
     test_scale_1m();
-    if (failures) {
-        fprintf(stderr, "%d of %d checks failed\n", failures, checks);
-        return 1;
-    }
-    printf("%d checks passed\n", checks);
-    return 0;
+    return dt_check_summary(argv[0]);
 }

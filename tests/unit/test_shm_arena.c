@@ -7,11 +7,7 @@
 #include <unistd.h>
 
 #include "shm.h"
-
-static int failures;
-#define CHECK(e) do { if (!(e)) { failures++; \
-    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); } \
-} while (0)
+#include "dt_check.h"
 
 static struct shm_handle h;
 static int segfd;
@@ -126,16 +122,11 @@ test_chunk_of_rejects_bad_offsets(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     test_alloc_until_full_then_reclaim();
     test_wrap_inserts_filler();
     test_lost_router_holds_dropped();
     test_chunk_of_rejects_bad_offsets();
-    if (failures) {
-        printf("%d checks failed\n", failures);
-        return 1;
-    }
-    printf("all checks passed\n");
-    return 0;
+    return dt_check_summary(argv[0]);
 }

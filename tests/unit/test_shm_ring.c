@@ -17,11 +17,7 @@
 #include <unistd.h>
 
 #include "shm.h"
-
-static int failures;
-#define CHECK(e) do { if (!(e)) { failures++; \
-    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #e); } \
-} while (0)
+#include "dt_check.h"
 
 static uint64_t
 msg_count(void)
@@ -193,15 +189,10 @@ test_attach_rejects_foreign(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     test_full_ring_refuses();
     test_attach_rejects_foreign();
     test_two_process_stream();
-    if (failures) {
-        printf("%d checks failed\n", failures);
-        return 1;
-    }
-    printf("all checks passed\n");
-    return 0;
+    return dt_check_summary(argv[0]);
 }
