@@ -92,6 +92,13 @@ struct gw_worker {
     uint32_t n_pong_waiters;
     uint32_t push_mark;            /* in-ring position after the newest
                                       entry pushed */
+    /* Plain subscriptions of this worker's own connections, matched at
+     * publish time so that a message to a subscriber on the same worker
+     * is delivered in the same loop turn, without the router hop; the
+     * router is told (SHM_DF_LOCAL_DONE) and skips them. */
+    struct rt_sublist *local;
+    struct gw_target *targets;     /* scratch for one publish's matches */
+    uint32_t targets_cap;
     struct dt_buf ctrl_pending;    /* packed control msgs not yet pushed:
                                       [u32 len][bytes]... */
     size_t ctrl_head;
@@ -117,6 +124,16 @@ gw_slice_put(char *dst, struct gw_slice s)
         memcpy(dst, s.p, s.len);
     return dst + s.len;
 }
+
+/* A message as it is delivered: slices of the publisher's bytes or of an
+ * arena chunk. */
+struct gw_msg {
+    struct gw_slice subject, reply, headers, payload;
+};
+
+struct gw_target {
+    uint32_t conn, conn_gen, sub_id;
+};
 
 /* gw_conn.c */
 int  gw_worker_init_conns(struct gw_worker *w);
@@ -160,8 +177,11 @@ void gw_proto_tick(struct gw_worker *w, struct gw_conn *c, uint64_t now);
 void gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s);
 
 /* gw_fabric.c: the gateway's side of the rings */
+/* Push op to the router (or -EAGAIN: the fabric is full).  *local is the
+ * number of this worker's own subscribers, left in w->targets for
+ * gw_local_deliver(), which the caller calls next. */
 int  gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
-                       const struct gw_op *op);
+                       const struct gw_op *op, uint32_t *local);
 int  gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
                         const struct gw_sub *s);
 int  gw_fabric_ctrl_unsub(struct gw_worker *w, struct gw_conn *c,
@@ -185,7 +205,23 @@ void gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
 /* Re-announce every subscription after a router restart. */
 void gw_fabric_check_router(struct gw_worker *w);
 
+/* gw_local.c */
+int  gw_local_init(struct gw_worker *w);
+int  gw_local_add(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s);
+void gw_local_del(struct gw_worker *w, struct gw_sub *s);
+/* This worker's plain subscribers for op, into w->targets; returns how
+ * many.  Then gw_local_deliver() writes op to them: done in two steps so
+ * that the count can ride the publish descriptor, pushed in between. */
+uint32_t gw_local_match(struct gw_worker *w, struct gw_conn *pub,
+                        const struct gw_op *op);
+void gw_local_deliver(struct gw_worker *w, const struct gw_op *op,
+                      uint32_t n);
+
 /* gw_deliver.c */
+/* Write one message to subscription s of c, counting it toward an
+ * auto-unsubscribe. */
+void gw_deliver_to(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s,
+                   const struct gw_msg *m);
 /* Drain up to `max` deliveries from the router; returns how many. */
 unsigned gw_deliver_drain(struct gw_worker *w, unsigned max);
 /* Drop every queued delivery (start-up of a successor). */

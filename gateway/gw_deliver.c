@@ -41,37 +41,34 @@ put(char *p, const void *s, size_t n)
     return p + n;
 }
 
-struct msg_view {
-    const char *subject, *reply, *hdr, *payload;
-    uint32_t subject_len, reply_len, hdr_len, payload_len;
-};
-
 static bool
-view_of(const struct shm_desc *d, struct shm_chunk *ch, struct msg_view *v)
+view_of(const struct shm_desc *d, struct shm_chunk *ch, struct gw_msg *v)
 {
     const struct shm_msg *m = shm_chunk_body(ch);
     if (d->len < sizeof(*m) ||
         sizeof(*m) + (uint64_t)m->subject_len + m->reply_len + m->hdr_len +
         m->payload_len > d->len)
         return false;
-    v->subject = (const char *)(m + 1);
-    v->subject_len = m->subject_len;
-    v->reply = v->subject + m->subject_len;
-    v->reply_len = m->reply_len;
-    v->hdr = v->reply + m->reply_len;
-    v->hdr_len = m->hdr_len;
-    v->payload = v->hdr + m->hdr_len;
-    v->payload_len = m->payload_len;
+    const char *p = (const char *)(m + 1);
+    v->subject = (struct gw_slice){ p, m->subject_len };
+    p += m->subject_len;
+    v->reply = (struct gw_slice){ p, m->reply_len };
+    p += m->reply_len;
+    v->headers = (struct gw_slice){ p, m->hdr_len };
+    p += m->hdr_len;
+    v->payload = (struct gw_slice){ p, m->payload_len };
     return true;
 }
 
 /* MSG/HMSG <subject> <sid> [reply] [hdr_len] <total>\r\n<data>\r\n */
 static void
 write_msg(struct gw_worker *w, struct gw_conn *c, const struct gw_sub *s,
-          const char *subject, uint32_t subject_len, const char *reply,
-          uint32_t reply_len, const char *hdr, uint32_t hdr_len,
-          const char *payload, uint32_t payload_len)
+          const struct gw_msg *m)
 {
+    const char *subject = m->subject.p, *reply = m->reply.p;
+    const char *hdr = m->headers.p, *payload = m->payload.p;
+    uint32_t subject_len = m->subject.len, reply_len = m->reply.len;
+    uint32_t hdr_len = m->headers.len, payload_len = m->payload.len;
     if (!(c->flags & SHM_CF_HEADERS))
         hdr_len = 0;
     size_t total = (size_t)hdr_len + payload_len;
@@ -104,6 +101,18 @@ write_msg(struct gw_worker *w, struct gw_conn *c, const struct gw_sub *s,
     c->out_bytes += total;
 }
 
+void
+gw_deliver_to(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s,
+              const struct gw_msg *m)
+{
+    write_msg(w, c, s, m);
+    if (c->closing)
+        return;
+    s->delivered++;
+    if (s->max && s->delivered >= s->max)
+        gw_sub_remove(w, c, s);
+}
+
 static void
 deliver_msg(struct gw_worker *w, const struct shm_desc *d,
             struct shm_chunk *ch)
@@ -112,16 +121,9 @@ deliver_msg(struct gw_worker *w, const struct shm_desc *d,
     if (c == NULL)
         return;
     struct gw_sub *s = gw_subs_by_id(&c->subs, d->sub);
-    struct msg_view v;
-    if (s == NULL || !view_of(d, ch, &v))
-        return;
-    write_msg(w, c, s, v.subject, v.subject_len, v.reply, v.reply_len,
-              v.hdr, v.hdr_len, v.payload, v.payload_len);
-    if (c->closing)
-        return;
-    s->delivered++;
-    if (s->max && s->delivered >= s->max)
-        gw_sub_remove(w, c, s);
+    struct gw_msg v;
+    if (s != NULL && view_of(d, ch, &v))
+        gw_deliver_to(w, c, s, &v);
 }
 
 /* Nobody took a request: answer with a 503 status on the publisher's own
@@ -132,15 +134,18 @@ deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
 {
     static const char status[] = "NATS/1.0 503\r\n\r\n";
     struct gw_conn *c = gw_conn_by_slot(w, d->conn, d->conn_gen);
-    struct msg_view v;
+    struct gw_msg v;
     if (c == NULL || !view_of(d, ch, &v))
         return;
     for (uint32_t i = 0; i < c->subs.cap; i++) {
         struct gw_sub *s = &c->subs.slot[i];
         if (s->id && dt_subject_matches(gw_sub_subject(s), s->subject_len,
-                                        v.reply, v.reply_len)) {
-            write_msg(w, c, s, v.reply, v.reply_len, NULL, 0, status,
-                      sizeof(status) - 1, NULL, 0);
+                                        v.reply.p, v.reply.len)) {
+            struct gw_msg nr = {
+                .subject = v.reply,
+                .headers = { status, sizeof(status) - 1 },
+            };
+            write_msg(w, c, s, &nr);
             return;
         }
     }

@@ -31,13 +31,14 @@ alloc_for_push(struct gw_worker *w, uint32_t body_len)
 
 static void
 push_chunk(struct gw_worker *w, struct shm_chunk *c, uint16_t kind,
-           uint16_t flags, const struct gw_conn *conn, uint32_t len)
+           uint16_t flags, const struct gw_conn *conn, uint32_t len,
+           uint32_t sub)
 {
     c->ring_pos = shm_ring_next_pos(&w->in);
     struct shm_desc d = {
         .kind = kind, .flags = flags, .src_gw = (uint16_t)w->index,
         .conn = conn ? conn->slot : 0, .conn_gen = conn ? conn->gen : 0,
-        .chunk = shm_off(&w->ch.h, c), .len = len,
+        .chunk = shm_off(&w->ch.h, c), .len = len, .sub = sub,
     };
     bool ok = shm_ring_stage(&w->in, &d);
     (void)ok; /* space was checked by alloc_for_push; single producer */
@@ -50,7 +51,7 @@ push_chunk(struct gw_worker *w, struct shm_chunk *c, uint16_t kind,
 
 int
 gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
-                  const struct gw_op *op)
+                  const struct gw_op *op, uint32_t *local)
 {
     if (w->ctrl_pending.len > w->ctrl_head)
         return -EAGAIN;
@@ -69,13 +70,14 @@ gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
     p = gw_slice_put(p, op->headers);
     gw_slice_put(p, op->payload);
 
-    uint16_t flags = 0;
+    uint16_t flags = SHM_DF_LOCAL_DONE;
     if (c->flags & SHM_CF_NO_ECHO)
         flags |= SHM_DF_NO_ECHO;
     if ((c->flags & (SHM_CF_HEADERS | SHM_CF_NORESP)) ==
         (SHM_CF_HEADERS | SHM_CF_NORESP))
         flags |= SHM_DF_NORESP_OK;
-    push_chunk(w, ch, SHM_D_PUB, flags, c, len);
+    *local = gw_local_match(w, c, op);
+    push_chunk(w, ch, SHM_D_PUB, flags, c, len, *local);
     return 0;
 }
 
@@ -87,7 +89,7 @@ push_ctrl_bytes(struct gw_worker *w, const uint8_t *bytes, uint32_t len)
     if (ch == NULL)
         return false;
     memcpy(shm_chunk_body(ch), bytes, len);
-    push_chunk(w, ch, SHM_D_CTRL, 0, NULL, len);
+    push_chunk(w, ch, SHM_D_CTRL, 0, NULL, len, 0);
     return true;
 }
 

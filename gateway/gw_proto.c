@@ -161,6 +161,7 @@ void
 gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s)
 {
     gw_fabric_ctrl_unsub(w, c, s->id);
+    gw_local_del(w, s);
     gw_subs_del(&c->subs, s);
 }
 
@@ -187,7 +188,7 @@ op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         return -1;
     }
     c->pushed_since_pong = true;
-    if (gw_fabric_ctrl_sub(w, c, s) < 0) {
+    if (gw_local_add(w, c, s) < 0 || gw_fabric_ctrl_sub(w, c, s) < 0) {
         gw_conn_fail(w, c, "Server Resources Exhausted");
         return -1;
     }
@@ -219,17 +220,22 @@ op_pub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         gw_conn_close(w, c, "HPUB without headers support"); /* silent */
         return -1;
     }
-    int rc = gw_fabric_publish(w, c, op);
+    uint32_t local;
+    int rc = gw_fabric_publish(w, c, op, &local);
     if (rc < 0)
         return rc; /* -EAGAIN: try again when the fabric has room */
-    /* nats-server 2.9.10 complains but still routes the message */
-    if ((c->flags & SHM_CF_PEDANTIC) &&
-        !dt_subject_valid_literal(op->subject.p, op->subject.len))
-        gw_conn_send_err(w, c, "Invalid Publish Subject");
     c->in_msgs++;
     c->in_bytes += op->headers.len + op->payload.len;
     c->pushed_since_pong = true;
-    return 0;
+    /* nats-server's order: the complaint (it still routes the message),
+     * then +OK, then the deliveries */
+    if ((c->flags & SHM_CF_PEDANTIC) &&
+        !dt_subject_valid_literal(op->subject.p, op->subject.len))
+        gw_conn_send_err(w, c, "Invalid Publish Subject");
+    if (c->flags & SHM_CF_VERBOSE)
+        gw_conn_send(w, c, "+OK\r\n", 5);
+    gw_local_deliver(w, op, local);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct rt_sub;
+
 struct gw_sub {
     uint32_t id;            /* 0 = free slot */
     uint32_t sid_len;
@@ -18,6 +20,8 @@ struct gw_sub {
     char *text;             /* sid, subject, queue back to back, malloc'd */
     uint64_t max;           /* auto-unsubscribe after this many; 0 = none */
     uint64_t delivered;
+    struct rt_sub *local;   /* entry in the worker's local index (plain
+                               subscriptions only), or NULL */
 };
 
 struct gw_subs {

@@ -32,7 +32,8 @@ worker_init(struct gw_worker *w)
     w->db = shm_doorbell_of(h, 1 + w->index);
     w->db->pid = (uint32_t)getpid();
     w->router_db = shm_doorbell_of(h, 0);
-    if (gw_worker_init_conns(w) < 0 || gw_loop_init(w) < 0)
+    if (gw_worker_init_conns(w) < 0 || gw_local_init(w) < 0 ||
+        gw_loop_init(w) < 0)
         return -1;
     gw_deliver_discard_all(w);
     return 0;

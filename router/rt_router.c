@@ -296,11 +296,16 @@ dispatch_pub(struct rt_router *r, unsigned src, struct shm_desc *d,
     const struct rt_match *res = rt_sublist_match(r->sl, subject,
                                                   m->subject_len);
     bool no_echo = d->flags & SHM_DF_NO_ECHO;
+    /* plain subscribers on the publisher's own gateway were served there */
+    bool local_done = d->flags & SHM_DF_LOCAL_DONE;
     unsigned n = 0;
     if (res != NULL) {
-        for (uint32_t i = 0; i < res->n_psubs; i++)
-            if (!(no_echo && is_self(res->psubs[i], src, d)))
-                n += deliver(r, c, d, res->psubs[i]);
+        for (uint32_t i = 0; i < res->n_psubs; i++) {
+            const struct rt_sub *s = res->psubs[i];
+            if ((local_done && s->gw == src) || (no_echo && is_self(s, src, d)))
+                continue;
+            n += deliver(r, c, d, s);
+        }
         for (uint32_t i = 0; i < res->n_qgroups; i++) {
             struct rt_sub *s = pick_member(r, &res->qgroups[i], src, d,
                                            no_echo);
@@ -308,6 +313,8 @@ dispatch_pub(struct rt_router *r, unsigned src, struct shm_desc *d,
                 n += deliver(r, c, d, s);
         }
     }
+    if (local_done)
+        n += d->sub;
     atomic_fetch_add_explicit(&r->stats->msgs_routed, 1,
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&r->stats->deliveries, n, memory_order_relaxed);

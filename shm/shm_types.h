@@ -52,6 +52,9 @@ enum shm_desc_kind {
 /* Flags on SHM_D_PUB, set by the publishing gateway. */
 #define SHM_DF_NO_ECHO      0x0001u /* publisher said echo:false */
 #define SHM_DF_NORESP_OK    0x0002u /* publisher has headers+no_responders */
+#define SHM_DF_LOCAL_DONE   0x0004u /* the gateway delivered to its own plain
+                                       subscribers already; desc.sub holds
+                                       how many */
 
 struct shm_desc {
     uint16_t kind;      /* enum shm_desc_kind */
@@ -61,7 +64,8 @@ struct shm_desc {
     uint32_t conn;      /* connection slot: publisher (PUB) or target (MSG) */
     uint32_t conn_gen;  /* generation of that slot; stale deliveries drop */
     uint64_t chunk;     /* segment offset of the shm_chunk */
-    uint32_t sub;       /* subscription id on the target connection */
+    uint32_t sub;       /* MSG: subscription id on the target connection;
+                           PUB: deliveries the gateway made itself */
     uint32_t len;       /* bytes of chunk body (for sanity checks) */
     uint64_t seq;       /* per-ring sequence, for tests and tracing */
     uint64_t reserved[3];
