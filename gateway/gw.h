@@ -44,6 +44,7 @@ struct gw_conn {
     struct gw_subs subs;
     uint64_t ping_due_ns;    /* next server PING */
     uint64_t last_in_ns;     /* last bytes read */
+    uint64_t ping_sent_ns;   /* our PING awaiting its PONG, for the RTT */
     uint32_t pings_out;
     uint64_t auth_deadline_ns; /* 0 = no CONNECT needed any more */
     uint64_t stall_since_ns; /* output could not be written since */

@@ -264,8 +264,9 @@ handle_op(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         gw_fabric_pong(w, c); /* may defer: see gw_proto_process */
         return 1;
     case GW_OP_PONG:
-        if (c->pings_out && c->ping_due_ns)
-            c->shm->rtt_ns = 0;
+        if (c->ping_sent_ns) /* answer to our PING: that is the RTT */
+            c->shm->rtt_ns = w->turn_ns - c->ping_sent_ns;
+        c->ping_sent_ns = 0;
         c->pings_out = 0;
         return 1;
     default:
@@ -374,6 +375,7 @@ gw_proto_tick(struct gw_worker *w, struct gw_conn *c, uint64_t now)
         }
         c->pings_out++;
         c->ping_due_ns = now + interval;
+        c->ping_sent_ns = now;
         gw_conn_send(w, c, "PING\r\n", 6);
     }
     gw_conn_sync_stats(w, c);
