@@ -9,13 +9,6 @@
 
 static struct gw_worker worker;
 
-static void
-on_term(int sig)
-{
-    (void)sig;
-    worker.stop = 1;
-}
-
 static int
 worker_init(struct gw_worker *w)
 {
@@ -42,10 +35,7 @@ worker_init(struct gw_worker *w)
 int
 main(int argc, char **argv)
 {
-    struct sigaction sa = { .sa_handler = on_term };
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dt_child_signals(&worker.stop);
     char tag[32];
     snprintf(tag, sizeof(tag), "gateway");
     if (dt_child_init(&worker.ch, argc, argv, DIALTONE__SUBSYSTEM__GATEWAY,

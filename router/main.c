@@ -9,20 +9,10 @@
 
 static struct rt_router router;
 
-static void
-on_term(int sig)
-{
-    (void)sig;
-    router.stop = 1;
-}
-
 int
 main(int argc, char **argv)
 {
-    struct sigaction sa = { .sa_handler = on_term };
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dt_child_signals(&router.stop);
     if (dt_child_init(&router.ch, argc, argv, DIALTONE__SUBSYSTEM__ROUTER,
                       "router") < 0)
         return 2;

@@ -102,6 +102,26 @@ send_hello(struct dt_child *c, Dialtone__Subsystem subsystem)
     dt_channel_send(c->ctl_fd, &m);
 }
 
+static volatile int *stop_flag;
+
+static void
+on_term(int sig)
+{
+    (void)sig;
+    if (stop_flag)
+        *stop_flag = 1;
+}
+
+void
+dt_child_signals(volatile int *stop)
+{
+    struct sigaction sa = { .sa_handler = on_term };
+    stop_flag = stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int
 dt_child_init(struct dt_child *c, int argc, char **argv,
               Dialtone__Subsystem subsystem, const char *tag)

@@ -26,6 +26,10 @@ struct dt_child {
     unsigned n_efd;
 };
 
+/* SIGTERM and SIGINT set *stop (the loop then ends cleanly); SIGPIPE is
+ * ignored, since peers may close sockets under us at any time. */
+void dt_child_signals(volatile int *stop);
+
 /* Parse argv, attach, log "<tag> started".  Returns 0 or -errno. */
 int  dt_child_init(struct dt_child *c, int argc, char **argv,
                    Dialtone__Subsystem subsystem, const char *tag);
