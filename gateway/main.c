@@ -22,6 +22,7 @@ worker_init(struct gw_worker *w)
     shm_ring_handle_init(&w->in, h, shm_in_ring(h, w->index));
     shm_ring_handle_init(&w->out, h, shm_out_ring(h, w->index));
     shm_arena_handle_init(&w->arena, h, w->index);
+    shm_arena_drop_unpublished(&w->arena, shm_ring_producer_pos(&w->in));
     w->db = shm_doorbell_of(h, 1 + w->index);
     w->db->pid = (uint32_t)getpid();
     w->router_db = shm_doorbell_of(h, 0);

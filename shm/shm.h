@@ -241,6 +241,12 @@ uint64_t shm_arena_reclaim(struct shm_arena_handle *ah);
 void shm_arena_drop_lost_holds(struct shm_arena_handle *ah,
                                uint32_t consumer_pos);
 
+/* A successor producer: release chunks its predecessor allocated but never
+ * published (staged past p_tail, or not pushed at all); nobody will ever
+ * dispatch them, and they would block reclamation for good. */
+void shm_arena_drop_unpublished(struct shm_arena_handle *ah,
+                                uint32_t published_pos);
+
 static inline void *
 shm_chunk_body(struct shm_chunk *c)
 {

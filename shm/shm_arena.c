@@ -83,7 +83,7 @@ shm_arena_alloc(struct shm_arena_handle *ah, uint32_t body_len)
     atomic_store_explicit(&c->refs, 0, memory_order_relaxed);
     atomic_store_explicit(&c->router_hold, 1, memory_order_relaxed);
     c->len = (uint32_t)total;
-    c->ring_pos = 0;
+    c->ring_pos = SHM_CHUNK_UNSENT;
     a->head += total;
     return c;
 }
@@ -102,8 +102,23 @@ shm_arena_drop_lost_holds(struct shm_arena_handle *ah, uint32_t consumer_pos)
     struct shm_arena *a = ah->a;
     for (uint64_t pos = a->tail; pos != a->head;) {
         struct shm_chunk *c = chunk_at(ah, pos);
-        if (c->ring_pos != SHM_CHUNK_PAD &&
+        if (c->ring_pos < SHM_CHUNK_UNSENT &&
             (int32_t)(c->ring_pos - consumer_pos) < 0)
+            shm_chunk_release_router(c);
+        pos += c->len;
+    }
+}
+
+void
+shm_arena_drop_unpublished(struct shm_arena_handle *ah,
+                           uint32_t published_pos)
+{
+    struct shm_arena *a = ah->a;
+    for (uint64_t pos = a->tail; pos != a->head;) {
+        struct shm_chunk *c = chunk_at(ah, pos);
+        if (c->ring_pos == SHM_CHUNK_UNSENT ||
+            (c->ring_pos != SHM_CHUNK_PAD &&
+             (int32_t)(c->ring_pos - published_pos) >= 0))
             shm_chunk_release_router(c);
         pos += c->len;
     }

@@ -90,6 +90,11 @@ struct shm_chunk {
 static_assert(sizeof(struct shm_chunk) == 16, "chunk header");
 
 #define SHM_CHUNK_PAD   0xffffffffu /* ring_pos value of a wrap filler */
+#define SHM_CHUNK_UNSENT 0xfffffffeu /* ring_pos before it is pushed.
+                                        A real position equal to one of
+                                        these two (once per 2^32 entries)
+                                        is misread only if a restart
+                                        falls exactly then. */
 
 /* Body of a SHM_D_PUB chunk: a message as published. */
 struct shm_msg {

@@ -103,6 +103,28 @@ test_lost_router_holds_dropped(void)
 }
 
 static void
+test_unpublished_chunks_dropped(void)
+{
+    setup(4096);
+    struct shm_arena_handle ah;
+    shm_arena_handle_init(&ah, &h, 0);
+    struct shm_chunk *c[4];
+    for (int i = 0; i < 4; i++)
+        c[i] = shm_arena_alloc(&ah, 32);
+    c[0]->ring_pos = 5;  /* published: the router will release it */
+    c[1]->ring_pos = 6;  /* staged past p_tail = 6: never visible */
+    /* c[2], c[3] were allocated and never pushed */
+    shm_arena_drop_unpublished(&ah, 6);
+    CHECK(atomic_load(&c[0]->router_hold) == 1);
+    CHECK(atomic_load(&c[1]->router_hold) == 0);
+    CHECK(atomic_load(&c[2]->router_hold) == 0);
+    CHECK(atomic_load(&c[3]->router_hold) == 0);
+    shm_chunk_release_router(c[0]);
+    CHECK(shm_arena_reclaim(&ah) == 4 * 48);
+    teardown();
+}
+
+static void
 test_chunk_of_rejects_bad_offsets(void)
 {
     setup(4096);
@@ -127,6 +149,7 @@ main(int argc, char **argv)
     test_alloc_until_full_then_reclaim();
     test_wrap_inserts_filler();
     test_lost_router_holds_dropped();
+    test_unpublished_chunks_dropped();
     test_chunk_of_rejects_bad_offsets();
     return dt_check_summary(argv[0]);
 }
