@@ -1,0 +1,861 @@
+/*
+ * st_stream.c -- the registry of streams in one store directory: open
+ * (reload every stream, clean leftovers), create, update, delete, lookup
+ * by name and by subject, the config file of each stream, and the timers
+ * and flushes that walk every stream.
+ *
+ * NOTES
+ *   Layout: <dir>/LOCK (flock: one registry per directory),
+ *   <dir>/<name>/stream.json, <dir>/<name>/msgs/ (the st_store),
+ *   <mem_dir>/<name>/msgs/ for memory streams, <dir>/.trash.N while a
+ *   delete is under way.  Stream names never start with '.', so no
+ *   stream can collide with those.
+ *   stream.json is the commit point of a create: written to a temporary
+ *   file, fsynced, renamed over, then the directory fsynced.  A directory
+ *   without it is a create that did not finish: it is skipped at open
+ *   and moved aside if the name is created again.
+ *   Ownership: the registry owns its streams (array of pointers, so a
+ *   stream pointer stays valid until that stream is deleted).
+ *   Errors: 0 or -errno; API-level errors in struct st_jserr.
+ */
+#include "st_stream_int.h"
+
+#include "dt_log.h"
+#include "dt_subject.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define META_FILE "stream.json"
+#define META_TMP "stream.json.tmp"
+#define META_VERSION 1
+#define META_MAX (1u << 20)
+
+/* ---- files --------------------------------------------------------------- */
+
+static char *
+path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+
+    if (p == NULL)
+        return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    if (remove(p) == -1 && errno != ENOENT)
+        dt_warn("storage: remove(%s) failed: %s", p, strerror(errno));
+    return 0;
+}
+
+static void
+rm_rf(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+
+    if (fd == -1)
+        return -errno;
+    if (fsync(fd) == -1)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+static int
+mkdir_one(const char *path)
+{
+    if (mkdir(path, 0755) == -1 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Write dir/name atomically: tmp file, fsync, rename, fsync dir. */
+static int
+write_atomic(const char *dir, const char *data, size_t len, bool sync)
+{
+    char *tmp = path_join(dir, META_TMP), *dst = path_join(dir, META_FILE);
+    int rc = 0, fd = -1;
+
+    if (tmp == NULL || dst == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        rc = -errno;
+        goto out;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = w == -1 ? -errno : -EIO;
+            goto out;
+        }
+        off += (size_t)w;
+    }
+    if (sync && fsync(fd) == -1) {
+        rc = -errno;
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, dst) == -1) {
+        rc = -errno;
+        goto out;
+    }
+    if (sync)
+        rc = fsync_dir(dir);
+out:
+    if (fd != -1)
+        close(fd);
+    if (rc < 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(dst);
+    return rc;
+}
+
+static int
+read_file(const char *path, struct dt_buf *b)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+
+    if (fd == -1)
+        return -errno;
+    for (;;) {
+        if ((rc = dt_buf_reserve(b, 4096)) < 0)
+            break;
+        ssize_t r = read(fd, b->data + b->len, b->alloc - b->len);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = -errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        b->len += (size_t)r;
+    }
+    close(fd);
+    return rc;
+}
+
+/* ---- the config file ----------------------------------------------------- */
+
+static int
+meta_write(struct st_stream *s)
+{
+    struct dt_buf b = { .cap = META_MAX };
+    struct dt_jw w;
+    int rc;
+
+    if (s->cfg.storage == ST_SSTORAGE_MEMORY)
+        return 0;                   /* not recovered: nothing to keep */
+    dt_jw_init(&w, &b, false);
+    dt_jw_begin_object(&w);
+    dt_jw_kint(&w, "version", META_VERSION);
+    dt_jw_kint(&w, "created_ns", s->created);
+    dt_jw_key(&w, "config");
+    st_stream_config_json(&w, &s->cfg);
+    dt_jw_end_object(&w);
+    rc = dt_jw_finish(&w);
+    if (rc == 0)
+        rc = write_atomic(s->dir, b.data, b.len, true);
+    dt_buf_free(&b);
+    return rc;
+}
+
+/* Load <dir>/stream.json into cfg (checked) and *created. */
+static int
+meta_read(const char *dir, struct st_stream_config *cfg, int64_t *created)
+{
+    struct dt_buf b = { .cap = META_MAX };
+    struct dt_json_doc *doc = NULL;
+    struct st_jserr err;
+    char *path = path_join(dir, META_FILE);
+    int64_t version = 0;
+    int rc;
+
+    if (path == NULL)
+        return -ENOMEM;
+    rc = read_file(path, &b);
+    free(path);
+    if (rc < 0)
+        goto out;
+    rc = dt_json_parse(b.data, b.len, 0, &doc, NULL);
+    if (rc < 0)
+        goto out;
+    const struct dt_json *root = dt_json_root(doc);
+    if (dt_json_int64(dt_json_get(root, "version"), &version) < 0
+        || version != META_VERSION
+        || dt_json_int64(dt_json_get(root, "created_ns"), created) < 0) {
+        rc = -EPROTO;
+        goto out;
+    }
+    rc = st_stream_config_parse(dt_json_get(root, "config"), cfg, &err);
+    if (rc == 0 && (rc = st_stream_config_check(cfg, &err)) < 0)
+        st_stream_config_free(cfg);
+    if (rc < 0)
+        dt_warn("storage: %s: bad config: %s", dir, err.description);
+out:
+    dt_json_free(doc);
+    dt_buf_free(&b);
+    return rc;
+}
+
+/* ---- streams ------------------------------------------------------------- */
+
+static void
+stream_on_done(void *arg, const struct st_done *d)
+{
+    struct st_stream *s = arg;
+
+    if (s->reg->o.on_done)
+        s->reg->o.on_done(s->reg->o.on_done_arg, s, d);
+}
+
+static void
+stream_free(struct st_stream *s)
+{
+    if (s == NULL)
+        return;
+    st_stream_config_free(&s->cfg);
+    st_stream_dd_free(&s->dd);
+    st_stream_pend_free(s);
+    free(s->last_msg_id);
+    free(s->dir);
+    free(s);
+}
+
+static int
+stream_new(struct st_registry *r, const struct st_stream_config *cfg,
+           int64_t created, struct st_stream **out)
+{
+    struct st_stream *s = calloc(1, sizeof(*s));
+    const char *root = cfg->storage == ST_SSTORAGE_MEMORY ? r->mem_dir
+                                                           : r->dir;
+
+    if (s == NULL)
+        return -ENOMEM;
+    s->reg = r;
+    s->created = created;
+    if (st_stream_config_copy(&s->cfg, cfg) < 0
+        || (s->dir = path_join(root, cfg->name)) == NULL) {
+        stream_free(s);
+        return -ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+static int
+stream_open_store(struct st_stream *s)
+{
+    struct st_config c = s->reg->o.store;
+    char *msgs = path_join(s->dir, "msgs");
+    int rc;
+
+    if (msgs == NULL)
+        return -ENOMEM;
+    c.on_done = stream_on_done;
+    c.on_done_arg = s;
+    if (s->cfg.storage == ST_SSTORAGE_MEMORY)
+        c.sync = ST_SYNC_INTERVAL;
+    rc = mkdir_one(s->dir);
+    if (rc == 0)
+        rc = st_store_open(&s->store, s->reg->o.io, msgs, &c);
+    free(msgs);
+    return rc;
+}
+
+static int
+reg_add(struct st_registry *r, struct st_stream *s)
+{
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 16;
+        struct st_stream **v = realloc(r->streams, ncap * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        r->streams = v;
+        r->cap = ncap;
+    }
+    r->streams[r->n++] = s;
+    return 0;
+}
+
+static void
+reg_remove(struct st_registry *r, struct st_stream *s)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->streams[i] == s) {
+            r->streams[i] = r->streams[--r->n];
+            return;
+        }
+}
+
+static void
+notify(struct st_stream *s, enum st_stream_event ev)
+{
+    const struct st_stream_hooks *h = &s->reg->o.hooks;
+
+    if (h->on_stream)
+        h->on_stream(h->arg, s, ev);
+}
+
+/* Move a directory out of the way, then remove it (fsync first, so the
+ * name is gone even if the removal is cut short by a crash). */
+static void
+trash(struct st_registry *r, const char *path)
+{
+    char name[64];
+    char *dst;
+
+    snprintf(name, sizeof(name), ".trash.%" PRIu64 ".%d", ++r->trash_seq,
+             (int)getpid());
+    dst = path_join(r->dir, name);
+    if (dst == NULL || rename(path, dst) == -1) {
+        rm_rf(path);
+        free(dst);
+        return;
+    }
+    fsync_dir(r->dir);
+    rm_rf(dst);
+    free(dst);
+}
+
+/* Remove what a previous run left: trash and memory streams. */
+static void
+clean_dir(const char *dir, bool everything)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (!everything && strncmp(e->d_name, ".trash.", 7) != 0)
+            continue;
+        char *p = path_join(dir, e->d_name);
+        if (p)
+            rm_rf(p);
+        free(p);
+    }
+    closedir(d);
+}
+
+static void
+load_one(struct st_registry *r, const char *name)
+{
+    struct st_stream_config cfg = { 0 };
+    struct st_stream *s = NULL;
+    int64_t created = 0;
+    char *dir = path_join(r->dir, name);
+    int rc;
+
+    if (dir == NULL)
+        return;
+    rc = meta_read(dir, &cfg, &created);
+    if (rc < 0) {
+        dt_warn("storage: %s: not a stream (%s), skipped", dir,
+                strerror(-rc));
+        goto out;
+    }
+    if (strcmp(cfg.name, name) != 0 || cfg.storage != ST_SSTORAGE_FILE) {
+        dt_warn("storage: %s: config names stream '%s', skipped", dir,
+                cfg.name);
+        goto out;
+    }
+    rc = stream_new(r, &cfg, created, &s);
+    if (rc == 0)
+        rc = stream_open_store(s);
+    if (rc == 0)
+        rc = reg_add(r, s);
+    if (rc < 0) {
+        dt_error("storage: stream '%s' could not be opened: %s", name,
+                 strerror(-rc));
+        if (s && s->store)
+            st_store_close(s->store);
+        stream_free(s);
+        goto out;
+    }
+    notify(s, ST_STREAM_OPENED);
+out:
+    st_stream_config_free(&cfg);
+    free(dir);
+}
+
+static int
+load_all(struct st_registry *r)
+{
+    DIR *d = opendir(r->dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return -errno;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "LOCK") == 0)
+            continue;
+        load_one(r, e->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* ---- registry ------------------------------------------------------------ */
+
+int
+st_registry_open(struct st_registry **out, const struct st_registry_opts *o)
+{
+    struct st_registry *r;
+    char *lock = NULL;
+    int rc;
+
+    *out = NULL;
+    if (o == NULL || o->dir == NULL || o->io == NULL)
+        return -EINVAL;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->o = *o;
+    r->lockfd = -1;
+    r->dir = strdup(o->dir);
+    r->mem_dir = o->mem_dir ? strdup(o->mem_dir) : path_join(o->dir, ".mem");
+    lock = r->dir ? path_join(r->dir, "LOCK") : NULL;
+    if (r->dir == NULL || r->mem_dir == NULL || lock == NULL) {
+        rc = -ENOMEM;
+        goto err;
+    }
+    r->o.dir = r->dir;
+    r->o.mem_dir = r->mem_dir;
+    if ((rc = mkdir_one(r->dir)) < 0)
+        goto err;
+    r->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (r->lockfd == -1) {
+        rc = -errno;
+        goto err;
+    }
+    if (flock(r->lockfd, LOCK_EX | LOCK_NB) == -1) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        goto err;
+    }
+    clean_dir(r->dir, false);
+    if ((rc = mkdir_one(r->mem_dir)) < 0)
+        goto err;
+    clean_dir(r->mem_dir, true);
+    if ((rc = load_all(r)) < 0)
+        goto err;
+    free(lock);
+    *out = r;
+    return 0;
+err:
+    free(lock);
+    st_registry_close(r);
+    return rc;
+}
+
+void
+st_registry_close(struct st_registry *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        struct st_stream *s = r->streams[i];
+        int rc = st_store_close(s->store);
+        if (rc < 0)
+            dt_warn("storage: stream '%s': close: %s", s->cfg.name,
+                    strerror(-rc));
+        stream_free(s);
+    }
+    free(r->streams);
+    if (r->lockfd != -1)
+        close(r->lockfd);
+    free(r->dir);
+    free(r->mem_dir);
+    free(r);
+}
+
+size_t
+st_registry_count(const struct st_registry *r)
+{
+    return r->n;
+}
+
+struct st_stream *
+st_registry_find(const struct st_registry *r, const char *name, size_t len)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const char *n = r->streams[i]->cfg.name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0)
+            return r->streams[i];
+    }
+    return NULL;
+}
+
+struct st_stream *
+st_registry_match(const struct st_registry *r, const char *subj, size_t len)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const struct st_stream_config *c = &r->streams[i]->cfg;
+        for (size_t j = 0; j < c->nsubjects; j++)
+            if (dt_subject_matches(c->subjects[j], strlen(c->subjects[j]),
+                                   subj, len))
+                return r->streams[i];
+    }
+    return NULL;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+    const struct st_stream *x = *(struct st_stream *const *)a;
+    const struct st_stream *y = *(struct st_stream *const *)b;
+
+    return strcmp(x->cfg.name, y->cfg.name);
+}
+
+int
+st_registry_sorted(const struct st_registry *r, struct st_stream ***out,
+                   size_t *n)
+{
+    *out = NULL;
+    *n = r->n;
+    if (r->n == 0)
+        return 0;
+    *out = malloc(r->n * sizeof(**out));
+    if (*out == NULL)
+        return -ENOMEM;
+    memcpy(*out, r->streams, r->n * sizeof(**out));
+    qsort(*out, r->n, sizeof(**out), by_name);
+    return 0;
+}
+
+/* Do the subjects of cfg overlap those of a stream other than `self`? */
+static bool
+overlaps(const struct st_registry *r, const struct st_stream_config *cfg,
+         const struct st_stream *self)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const struct st_stream_config *o = &r->streams[i]->cfg;
+        if (r->streams[i] == self)
+            continue;
+        for (size_t a = 0; a < cfg->nsubjects; a++)
+            for (size_t b = 0; b < o->nsubjects; b++)
+                if (st_stream_subjects_collide(cfg->subjects[a],
+                                               strlen(cfg->subjects[a]),
+                                               o->subjects[b],
+                                               strlen(o->subjects[b])))
+                    return true;
+    }
+    return false;
+}
+
+static int
+refuse_replicas(const struct st_stream_config *cfg, struct st_jserr *err)
+{
+    if (cfg->num_replicas <= 1)
+        return 0;
+    st_jserr_set(err, 500, 10074,
+                 "replicas > 1 not supported in non-clustered mode");
+    return -EINVAL;
+}
+
+static int
+create_checks(struct st_registry *r, const struct st_stream_config *cfg,
+              struct st_stream **existing, struct st_jserr *err)
+{
+    struct st_stream *s;
+
+    if (cfg->sealed) {
+        st_jserr_set(err, 500, 10052,
+                     "stream configuration for create can not be sealed");
+        return -EINVAL;
+    }
+    if (refuse_replicas(cfg, err) < 0)
+        return -EINVAL;
+    s = st_registry_find(r, cfg->name, strlen(cfg->name));
+    if (s != NULL) {
+        if (st_stream_config_equal(&s->cfg, cfg)) {
+            *existing = s;
+            return 0;
+        }
+        st_jserr_set(err, 400, 10058,
+                     "stream name already in use with a different "
+                     "configuration");
+        return -EEXIST;
+    }
+    if (r->o.max_streams && r->n >= r->o.max_streams) {
+        st_jserr_set(err, 400, 10027, "maximum number of streams reached");
+        return -EINVAL;
+    }
+    if (overlaps(r, cfg, NULL)) {
+        st_jserr_set(err, 400, 10065,
+                     "subjects overlap with an existing stream");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+st_registry_create(struct st_registry *r, const struct st_stream_config *cfg,
+                   int64_t now, struct st_stream **out, bool *created,
+                   struct st_jserr *err)
+{
+    struct st_stream *s = NULL, *existing = NULL;
+    struct stat sb;
+    int rc;
+
+    *out = NULL;
+    *created = false;
+    rc = create_checks(r, cfg, &existing, err);
+    if (rc < 0 || existing) {
+        *out = existing;
+        return rc;
+    }
+    rc = stream_new(r, cfg, now, &s);
+    if (rc < 0)
+        goto fail;
+    if (stat(s->dir, &sb) == 0) {
+        char *meta = path_join(s->dir, META_FILE);
+        bool kept = meta && stat(meta, &sb) == 0;
+        free(meta);
+        if (kept) {
+            /* a stream that failed to load at open: never destroy it */
+            dt_error("storage: %s exists but is not loaded; not replaced",
+                     s->dir);
+            st_jserr_set(err, 500, 10049, "stream directory %s exists",
+                         cfg->name);
+            stream_free(s);
+            return -EEXIST;
+        }
+        trash(r, s->dir);           /* an unfinished create */
+    }
+    if ((rc = stream_open_store(s)) < 0 || (rc = meta_write(s)) < 0
+        || (rc = reg_add(r, s)) < 0)
+        goto fail;
+    *out = s;
+    *created = true;
+    notify(s, ST_STREAM_OPENED);
+    return 0;
+fail:
+    st_jserr_set(err, 500, 10049, "%s", strerror(-rc));
+    if (s) {
+        if (s->store)
+            st_store_close(s->store);
+        trash(r, s->dir);
+        stream_free(s);
+    }
+    return rc;
+}
+
+int
+st_registry_update(struct st_registry *r, struct st_stream *s,
+                   const struct st_stream_config *cfg, int64_t now,
+                   struct st_jserr *err)
+{
+    struct st_stream_config ncfg, old;
+    int rc;
+
+    if (st_stream_config_copy(&ncfg, cfg) < 0) {
+        st_jserr_set(err, 500, 10069, "out of memory");
+        return -ENOMEM;
+    }
+    if ((rc = st_stream_config_update_check(&s->cfg, &ncfg, err)) < 0
+        || (rc = refuse_replicas(&ncfg, err)) < 0)
+        goto out;
+    if (overlaps(r, &ncfg, s)) {
+        st_jserr_set(err, 400, 10065,
+                     "subjects overlap with an existing stream");
+        rc = -EINVAL;
+        goto out;
+    }
+    old = s->cfg;
+    s->cfg = ncfg;
+    rc = meta_write(s);
+    if (rc < 0) {
+        ncfg = s->cfg;
+        s->cfg = old;
+        st_jserr_set(err, 500, 10069, "%s", strerror(-rc));
+        goto out;
+    }
+    ncfg = old;                     /* the old one is freed below */
+    notify(s, ST_STREAM_UPDATED);
+    /* like nats-server, per-subject limits are re-applied only when an
+     * existing limit is lowered (not when one is introduced) */
+    st_stream_enforce_all(s, now, old.max_msgs_per_subject > 0
+                          && s->cfg.max_msgs_per_subject > 0
+                          && s->cfg.max_msgs_per_subject
+                             < old.max_msgs_per_subject);
+out:
+    st_stream_config_free(&ncfg);
+    return rc;
+}
+
+int
+st_registry_delete(struct st_registry *r, struct st_stream *s)
+{
+    int rc;
+
+    notify(s, ST_STREAM_DELETING);
+    reg_remove(r, s);
+    rc = st_store_close(s->store);
+    if (rc < 0)
+        dt_warn("storage: stream '%s': close before delete: %s", s->cfg.name,
+                strerror(-rc));
+    s->store = NULL;
+    trash(r, s->dir);
+    stream_free(s);
+    return 0;
+}
+
+int
+st_registry_flush(struct st_registry *r)
+{
+    int first = 0;
+
+    for (size_t i = 0; i < r->n; i++) {
+        struct st_stream *s = r->streams[i];
+        if (s->npend || s->need_enforce)
+            st_stream_maintain(s);
+        if (!s->dirty)
+            continue;
+        s->dirty = false;
+        int rc = st_store_flush(s->store);
+        if (rc < 0 && first == 0)
+            first = rc;
+    }
+    return first;
+}
+
+int
+st_registry_tick(struct st_registry *r, int64_t now, uint64_t now_mono)
+{
+    int first = 0;
+
+    for (size_t i = 0; i < r->n; i++) {
+        struct st_stream *s = r->streams[i];
+        st_stream_maintain(s);
+        st_stream_dd_expire(s, now);
+        if (s->cfg.max_age > 0)
+            st_stream_expire(s, now);
+        int rc = st_store_tick(s->store, now_mono);
+        if (rc < 0 && first == 0)
+            first = rc;
+    }
+    return first;
+}
+
+void
+st_registry_api_count(struct st_registry *r, bool error)
+{
+    r->api_total++;
+    if (error)
+        r->api_errors++;
+}
+
+void
+st_registry_api_stats(const struct st_registry *r, uint64_t *total,
+                      uint64_t *errors)
+{
+    *total = r->api_total;
+    *errors = r->api_errors;
+}
+
+const struct st_stream_hooks *
+st_registry_hooks(const struct st_registry *r)
+{
+    return &r->o.hooks;
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+const char *
+st_stream_name(const struct st_stream *s)
+{
+    return s->cfg.name;
+}
+
+const struct st_stream_config *
+st_stream_config(const struct st_stream *s)
+{
+    return &s->cfg;
+}
+
+struct st_store *
+st_stream_store(struct st_stream *s)
+{
+    return s->store;
+}
+
+struct st_registry *
+st_stream_registry(struct st_stream *s)
+{
+    return s->reg;
+}
+
+int64_t
+st_stream_created(const struct st_stream *s)
+{
+    return s->created;
+}
+
+const char *
+st_stream_dir(const struct st_stream *s)
+{
+    return s->dir;
+}
+
+uint64_t
+st_stream_consumer_count(struct st_stream *s)
+{
+    const struct st_stream_hooks *h = &s->reg->o.hooks;
+
+    return h->consumer_count ? h->consumer_count(h->arg, s) : 0;
+}
+
+void
+st_stream_state(struct st_stream *s, struct st_state *out)
+{
+    st_store_state(s->store, out);
+    if (out->last_seq == 0 && out->msgs == 0 && !s->purged_empty)
+        out->first_seq = 0;
+}
+
+void
+st_stream_set_user(struct st_stream *s, void *user)
+{
+    s->user = user;
+}
+
+void *
+st_stream_user(const struct st_stream *s)
+{
+    return s->user;
+}
