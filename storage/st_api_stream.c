@@ -72,9 +72,11 @@ st_api_time(char *dst, size_t cap, int64_t ns)
     gmtime_r(&sec, &tm);
     long nsec = (long)(ns % 1000000000);
     if (nsec) {
-        snprintf(frac, sizeof(frac), ".%09ld", nsec);
-        for (size_t l = strlen(frac); frac[l - 1] == '0'; l--)
-            frac[l - 1] = '\0';     /* RFC3339Nano trims trailing zeros */
+        /* ".ddddddddd", then RFC3339Nano trims trailing zeros; nsec != 0
+         * so at least one digit stays */
+        int fl = snprintf(frac, sizeof(frac), ".%09ld", nsec);
+        while (fl > 1 && fl < (int)sizeof(frac) && frac[fl - 1] == '0')
+            frac[--fl] = '\0';
     }
     n = snprintf(dst, cap, "%04d-%02d-%02dT%02d:%02d:%02d%sZ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
