@@ -1,7 +1,8 @@
 /*
  * st_consumer_int.h -- private structures shared by the consumer files
- * (st_consumer.c, st_consumer_cfg.c, st_consumer_pull.c,
- * st_consumer_state.c).  Not for other modules: use st_consumer.h.
+ * (st_consumer.c, st_consumer_set.c, st_consumer_cfg.c,
+ * st_consumer_pend.c, st_consumer_pull.c, st_consumer_state.c).  Not for
+ * other modules: use st_consumer.h.
  *
  * NOTES
  *   Memory: a consumer costs its struct (~400 B) plus its config blob;
@@ -134,26 +135,37 @@ struct st_cons_set {
     bool dir_ready;
 };
 
+/* A push consumer has a deliver subject; a pull consumer has none. */
+static inline bool
+st_cons_is_push(const struct st_consumer *c)
+{
+    return c->cfg.deliver_subject != NULL;
+}
+
 /* st_consumer.c */
 int st_cons_heartbeat(struct st_consumer *c, struct st_outbox *out,
                       const char *to, size_t to_len);
+void st_cons_update_timer(struct st_consumer *c);
+int64_t st_cons_recount(struct st_consumer *c);
+uint64_t st_cons_check_num_pending(struct st_consumer *c);
+int st_cons_select_start(struct st_consumer *c);
+int st_cons_status(struct st_outbox *out, const char *to, size_t to_len,
+                   const char *hdr, size_t hdr_len);
+
+/* st_consumer_set.c */
 uint32_t st_cons_hash(const char *s, size_t n);
 void st_cons_list_add(struct st_consumer *c, int which);
 void st_cons_list_del(struct st_consumer *c, int which);
 void st_cons_mark_ready(struct st_consumer *c);
 void st_cons_mark_dirty(struct st_consumer *c);
-void st_cons_update_timer(struct st_consumer *c);
 bool st_cons_filter_match(const struct st_consumer *c, const char *subj,
                           size_t len);
-int64_t st_cons_recount(struct st_consumer *c);
-int st_cons_status(struct st_outbox *out, const char *to, size_t to_len,
-                   const char *hdr, size_t hdr_len);
+
+/* st_consumer_pend.c */
 struct st_pent *st_pend_find(struct st_pend *p, uint64_t sseq);
 int st_pend_insert(struct st_consumer *c, uint64_t sseq, uint64_t dseq,
                    int64_t ts, uint32_t dc, uint32_t flags);
 int64_t st_pend_deadline(const struct st_consumer *c, const struct st_pent *e);
-
-/* st_consumer_pend.c */
 uint32_t st_rdq_len(const struct st_consumer *c);
 uint64_t st_rdq_front(const struct st_consumer *c);
 void st_rdq_pop(struct st_consumer *c);
