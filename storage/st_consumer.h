@@ -3,7 +3,8 @@
  * (parse, defaults, validation, JSON), the delivery state machine (next
  * message, acks, redelivery, max_deliver, max_ack_pending), pull
  * requests (ADR-13), push delivery with idle heartbeats and flow control,
- * and durable state files.  nats-server 2.9.10 semantics.
+ * and durable state (one append-only log per stream).  nats-server
+ * 2.9.10 semantics.
  *
  * The library has no sockets, threads or clocks.  Every entry point takes
  * `now` (ns since the Unix epoch, CLOCK_REALTIME: it is also what
@@ -30,13 +31,18 @@
  *   6. Loop: st_cons_set_run(set, now, out, budget) whenever something
  *      happened or st_cons_set_next_timer() is due; publish `out`.
  *      Every few seconds: st_cons_set_flush() to persist durable state.
+ *      Durable creates, updates and deletes are only buffered: to reply
+ *      to a create only once it is on disk, handle a batch of API
+ *      requests, call st_cons_set_flush() once (one write, one
+ *      fdatasync for the whole batch), then publish the replies.
  *   7. Callbacks (struct st_cons_stream): on_ack for interest/workqueue
  *      retention (remove the message once no consumer needs it, see
  *      st_consumer_needs_ack()), on_event (created / deleted).
  *
  * NOTES
  *   Ownership: a set owns its consumers; a consumer owns its config
- *   copy, pending table, waiting requests and state file.  The owner's
+ *   copy, pending table and waiting requests; the set owns the state
+ *   log "<state_dir>/consumers.log".  The owner's
  *   struct st_cons_stream and struct st_store are borrowed.  Messages are
  *   read into one scratch buffer per set.
  *   Concurrency: none; everything runs on the storage thread that owns
@@ -272,9 +278,10 @@ enum st_cons_event {
  *   on_event        a consumer was created / is being deleted.  May be NULL.
  *   has_interest    does a subject have subscribers (pull reply
  *                   subjects, push deliver subjects)?  NULL = always yes.
- *   state_dir       directory for durable state files (created if
- *                   missing); NULL = durables are not persisted
- *   state_sync      fsync state files and the directory
+ *   state_dir       directory of the durable state log consumers.log
+ *                   (created if missing); NULL = not persisted
+ *   state_sync      fdatasync the log at each flush (and the directory
+ *                   when the log is created or compacted)
  *   fc_window       push flow-control window in bytes (0 = 32 MiB)
  */
 struct st_cons_stream {
@@ -300,8 +307,8 @@ struct st_cons_stream {
 /* The consumers of one stream. */
 
 int st_cons_set_new(struct st_cons_set **out, const struct st_cons_stream *s);
-/* Flush dirty durable state, then free every consumer (their state
- * files stay) and the set. */
+/* Flush dirty durable state, then free every consumer (the state log
+ * stays) and the set. */
 void st_cons_set_free(struct st_cons_set *set);
 const struct st_cons_stream *st_cons_set_stream(const struct st_cons_set *set);
 size_t st_cons_set_count(const struct st_cons_set *set);
@@ -333,12 +340,19 @@ int st_cons_set_run(struct st_cons_set *set, int64_t now,
 /* Earliest `now` at which st_cons_set_run() has timed work (INT64_MAX:
  * none; <= now: call it now). */
 int64_t st_cons_set_next_timer(const struct st_cons_set *set);
-/* Persist the state of every durable changed since its last write.
+/* Persist the state of every durable changed since its last write, and
+ * every create / update / delete buffered since the last flush: one
+ * write() and (state_sync) one fdatasync() for all of them; the log is
+ * compacted when it exceeds 4x its live records (and 64 KiB).
  * Returns 0 or the first error (others are still attempted). */
 int st_cons_set_flush(struct st_cons_set *set);
-/* Recreate the durables found in state_dir.  *loaded (may be NULL) gets
- * how many.  A file that fails its checksum or parse is renamed to
- * "<file>.bad" and skipped. */
+/* Recreate the durables found in state_dir's log (call it before
+ * creating consumers).  *loaded (may be NULL) gets how many.  Replay
+ * keeps the last record of each name; it stops at the first torn or
+ * crc-failing record: the file is cut there (the cut bytes saved as
+ * "consumers.log.bad"), so the records before it survive.  A log
+ * without its magic is renamed "consumers.log.bad".  Per-durable
+ * "*.cons" files of earlier versions are not read. */
 int st_cons_set_load(struct st_cons_set *set, int64_t now, size_t *loaded);
 
 /* ------------------------------------------------------------------ */
@@ -350,6 +364,8 @@ int st_cons_set_load(struct st_cons_set *set, int64_t now, size_t *loaded);
  * workqueue rules; `recovering` skips the filter check as nats does) and
  * picks the start sequence.  The config is copied.  On error returns
  * -EINVAL (err says why; -EEXIST in err for "name in use"), or -errno.
+ * A durable's CREATE record is buffered, not yet on disk: see
+ * st_cons_set_flush().
  */
 int st_consumer_create(struct st_cons_set *set,
                        const struct st_cons_config *cfg, int64_t now,
@@ -361,8 +377,9 @@ int st_consumer_create(struct st_cons_set *set,
 int st_consumer_update(struct st_consumer *c, const struct st_cons_config *cfg,
                        int64_t now, struct st_api_err *err);
 /* Delete: waiting pull requests get "409 Consumer Deleted" (into out,
- * may be NULL), the state file is removed, on_event(DELETED) is called,
- * the consumer is freed. */
+ * may be NULL), a DELETE record is buffered for the state log (on disk
+ * at the next st_cons_set_flush()), on_event(DELETED) is called, the
+ * consumer is freed. */
 void st_consumer_delete(struct st_consumer *c, int64_t now,
                         struct st_outbox *out);
 
@@ -435,7 +452,8 @@ void st_consumer_info(struct st_consumer *c, int64_t now,
 int st_consumer_info_json(struct st_consumer *c, int64_t now,
                           struct dt_jw *w);
 
-/* Write this consumer's state file now (durables only; 0 otherwise). */
+/* Write this consumer's state now (durables only; 0 otherwise): append
+ * its STATE record and flush the log (with everything else buffered). */
 int st_consumer_persist(struct st_consumer *c);
 
 #endif /* ST_CONSUMER_H */

@@ -82,7 +82,7 @@ struct st_clink {
 #define CF_REPLAY 0x02u         /* replay original still catching up */
 #define CF_FILTER_WC 0x04u      /* filter has wildcards (or none) */
 #define CF_CLOSED 0x08u
-#define CF_ON_DISK 0x10u        /* its state file exists */
+#define CF_ON_DISK 0x10u        /* its CREATE record is in the log */
 
 struct st_consumer {
     struct st_cons_set *set;
@@ -94,6 +94,7 @@ struct st_consumer {
     uint32_t name_len;
     uint32_t hash;
     uint32_t flags;
+    uint32_t log_cfg, log_st;       /* bytes of its last CREATE / STATE */
     uint8_t lists;                  /* bit L_*: on that list */
     int64_t created;
     uint64_t sseq;                  /* next stream sequence to look at */
@@ -132,7 +133,9 @@ struct st_cons_set {
     struct dt_buf hdrbuf;           /* headers_only header rewrite */
     uint32_t fc_counter;
     uint64_t rng;
+    struct st_cons_log *log;        /* durable state log, NULL = not open */
     bool dir_ready;
+    bool log_loaded;                /* the log's tail was checked */
 };
 
 /* A push consumer has a deliver subject; a pull consumer has none. */
@@ -208,8 +211,16 @@ int st_cons_check_update(const struct st_cons_config *old,
 bool st_cons_config_equal(const struct st_cons_config *a,
                           const struct st_cons_config *b);
 
-/* st_consumer_state.c */
-int st_cons_state_write(struct st_consumer *c);
-int st_cons_state_remove(struct st_consumer *c);
+/* st_consumer_state.c: the durable state log.  The first three only
+ * append to the set's buffer (opening the log on first use); nothing is
+ * on disk before st_cons_log_flush(). */
+struct st_cons_log;
+int st_cons_log_create(struct st_consumer *c);      /* CREATE: config */
+int st_cons_state_write(struct st_consumer *c);     /* STATE */
+int st_cons_state_remove(struct st_consumer *c);    /* DELETE */
+/* Write the buffer with one write() and (state_sync) one fdatasync();
+ * compacts the log when it outgrew the live records. */
+int st_cons_log_flush(struct st_cons_set *set);
+void st_cons_log_close(struct st_cons_set *set);
 
 #endif /* ST_CONSUMER_INT_H */

@@ -2,7 +2,7 @@
  * st_consumer_set.c -- the consumer set of a stream and each consumer's
  * life cycle: the name hash, the filter index and the ready / timed /
  * dirty lists; create / update / delete (names, defaults, push setup,
- * the durable state file, created / deleted events); accessors and push
+ * durable state log records, created / deleted events); accessors and push
  * interest; interest retention (needs_ack); ConsumerInfo and its JSON;
  * persisting dirty durables.  The delivery state machine (start
  * position, num_pending, timers, delivery, stream events) is in
@@ -240,6 +240,7 @@ st_cons_set_free(struct st_cons_set *set)
     if (set == NULL)
         return;
     (void)st_cons_set_flush(set);
+    st_cons_log_close(set);
     for (uint32_t b = 0; b < set->nbuckets; b++) {
         for (struct st_consumer *c = set->buckets[b], *nx; c; c = nx) {
             nx = c->hnext;
@@ -435,7 +436,7 @@ st_consumer_create(struct st_cons_set *set, const struct st_cons_config *cfg,
     }
     index_add(c);
     if (c->cfg.durable != NULL && set->s->state_dir != NULL && !recovering
-        && st_cons_state_write(c) < 0) {
+        && st_cons_log_create(c) < 0) {
         index_del(c);
         names_del(c);
         cons_free(c);
@@ -509,8 +510,9 @@ st_consumer_update(struct st_consumer *c, const struct st_cons_config *ncfg,
     if (wait_changed)
         c->pend_timer = now;
     st_cons_recount(c);
-    if (c->cfg.durable != NULL && c->set->s->state_dir != NULL)
-        (void)st_cons_state_write(c);
+    if (c->cfg.durable != NULL && c->set->s->state_dir != NULL
+        && st_cons_log_create(c) == 0)
+        st_cons_mark_dirty(c);
     st_cons_update_timer(c);
     return 0;
 }
@@ -678,21 +680,25 @@ st_consumer_persist(struct st_consumer *c)
     int rc = st_cons_state_write(c);
     if (rc == 0)
         st_cons_list_del(c, L_DIRTY);
+    if (rc == 0)
+        rc = st_cons_log_flush(c->set);
     return rc;
 }
 
+/* Append a STATE record per dirty durable, then write them all (and any
+ * CREATE / DELETE records buffered since the last flush) with one write
+ * and one sync. */
 int
 st_cons_set_flush(struct st_cons_set *set)
 {
     int first = 0;
     while (set->head[L_DIRTY] != NULL) {
         struct st_consumer *c = set->head[L_DIRTY];
-        int rc = st_consumer_persist(c);
-        if (rc < 0) {
-            st_cons_list_del(c, L_DIRTY);   /* retried on its next change */
-            if (first == 0)
-                first = rc;
-        }
+        int rc = st_cons_state_write(c);
+        st_cons_list_del(c, L_DIRTY);   /* on error: retried on its next change */
+        if (rc < 0 && first == 0)
+            first = rc;
     }
-    return first;
+    int rc = st_cons_log_flush(set);
+    return first != 0 ? first : rc;
 }
