@@ -459,14 +459,19 @@ sleep_until_work(struct rt_router *r)
 int
 rt_router_run(struct rt_router *r)
 {
-    unsigned idle = 0;
+    unsigned idle = 0, turns = 0;
     dt_child_ready(&r->ch);
     while (!r->stop) {
-        atomic_store_explicit(&r->db->heartbeat_ns, shm_now_ns(),
-                              memory_order_relaxed);
-        if (r->resyncing && shm_now_ns() > r->resync_deadline_ns) {
-            dt_warn("not every gateway re-announced in time; routing");
-            dispatch_deferred(r);
+        /* the clock once per 256 turns and after each sleep, not on
+         * every turn (perf: 1.3% of the router) */
+        if ((turns++ & 255) == 0) {
+            uint64_t now = shm_now_ns();
+            atomic_store_explicit(&r->db->heartbeat_ns, now,
+                                  memory_order_relaxed);
+            if (r->resyncing && now > r->resync_deadline_ns) {
+                dt_warn("not every gateway re-announced in time; routing");
+                dispatch_deferred(r);
+            }
         }
         if (drain_inbound(r)) {
             idle = 0;
@@ -476,6 +481,7 @@ rt_router_run(struct rt_router *r)
             continue;
         idle = 0;
         sleep_until_work(r);
+        turns = 0;
     }
     publish_stats(r);
     return 0;
