@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define F_INT   0x01u   /* number written as an integer: u.mag is valid */
 #define F_NEG   0x02u   /* integer with a minus sign */
@@ -1237,4 +1238,40 @@ int
 dt_jw_kbool(struct dt_jw *w, const char *key, bool v)
 {
     return dt_jw_key(w, key) < 0 ? w->err : dt_jw_bool(w, v);
+}
+
+int
+dt_json_go_int64(const struct dt_json *v, int64_t *out)
+{
+    if (dt_json_is_null(v))
+        return 0;
+    return dt_json_int64(v, out) < 0 ? -EINVAL : 0;
+}
+
+int
+dt_json_go_bool(const struct dt_json *v, bool *out)
+{
+    if (dt_json_is_null(v))
+        return 0;
+    return dt_json_bool(v, out) < 0 ? -EINVAL : 0;
+}
+
+int
+dt_json_enum(const struct dt_json *v, const char *const *names, int count,
+             bool fold, uint8_t *out)
+{
+    const char *s;
+    size_t n;
+    if (dt_json_str(v, &s, &n) < 0)
+        return -EINVAL;
+    for (int i = 0; i < count; i++) {
+        if (names[i] == NULL || strlen(names[i]) != n)
+            continue;
+        if (fold ? strncasecmp(names[i], s, n) == 0
+                 : memcmp(names[i], s, n) == 0) {
+            *out = (uint8_t)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }

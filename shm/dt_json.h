@@ -154,6 +154,17 @@ int dt_json_uint64(const struct dt_json *v, uint64_t *out);
 int dt_json_double(const struct dt_json *v, double *out);
 int dt_json_bool(const struct dt_json *v, bool *out);
 
+/* Decoding as Go's encoding/json does into a struct field, which is what
+ * nats-server's JSON APIs do: a JSON null leaves the field as it is (0);
+ * anything of the wrong type is -EINVAL.  v must be a present member. */
+int dt_json_go_int64(const struct dt_json *v, int64_t *out);
+int dt_json_go_bool(const struct dt_json *v, bool *out);
+/* A string that must be one of names[0..count) (NULL entries skipped),
+ * compared exactly or ASCII case-folded; its index goes to *out.  A null
+ * is -EINVAL (nats-server's enums have their own UnmarshalJSON). */
+int dt_json_enum(const struct dt_json *v, const char *const *names,
+                 int count, bool fold, uint8_t *out);
+
 /* ------------------------------------------------------------------ */
 /* Writer. */
 

@@ -264,22 +264,8 @@ bad_json(struct st_api_err *err)
     return -EINVAL;
 }
 
-static int
-get_i64(const struct dt_json *v, int64_t *out)
-{
-    if (dt_json_is_null(v))
-        return 0;                   /* Go leaves the zero value */
-    return dt_json_int64(v, out) < 0 ? -EINVAL : 0;
-}
-
-static int
-get_bool(const struct dt_json *v, bool *out)
-{
-    if (dt_json_is_null(v))
-        return 0;
-    return dt_json_bool(v, out) < 0 ? -EINVAL : 0;
-}
-
+/* Integers, booleans and enums decode with dt_json_go_int64,
+ * dt_json_go_bool and dt_json_enum (Go's null and enum rules). */
 static int
 get_str(const struct dt_json *v, const char **s, size_t *n)
 {
@@ -290,26 +276,6 @@ get_str(const struct dt_json *v, const char **s, size_t *n)
     if (*n == 0)
         *s = NULL;
     return 0;
-}
-
-/* An enum member: Go's UnmarshalJSON compares the raw string and fails
- * on anything else, null included. */
-static int
-get_enum(const struct dt_json *v, const char *const *names, int count,
-         uint8_t *out)
-{
-    const char *s;
-    size_t n;
-    if (dt_json_str(v, &s, &n) < 0)
-        return -EINVAL;
-    for (int i = 0; i < count; i++) {
-        if (names[i] != NULL && strlen(names[i]) == n
-            && memcmp(names[i], s, n) == 0) {
-            *out = (uint8_t)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
 }
 
 static const char *const dp_names[] = {
@@ -354,7 +320,7 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
             lens[si] = 0;
             rc = get_str(m, &strs[si], &lens[si]);
         } else if (key_is(m, "deliver_policy")) {
-            rc = get_enum(m, dp_names, 6, &cfg->deliver_policy);
+            rc = dt_json_enum(m, dp_names, 6, false, &cfg->deliver_policy);
             /* "undefined" is DeliverAll too */
             if (rc < 0 && dt_json_is(m, DT_JSON_STRING) && m->len == 9
                 && memcmp(m->u.s, "undefined", 9) == 0) {
@@ -362,9 +328,9 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
                 rc = 0;
             }
         } else if (key_is(m, "ack_policy")) {
-            rc = get_enum(m, ap_names, 3, &cfg->ack_policy);
+            rc = dt_json_enum(m, ap_names, 3, false, &cfg->ack_policy);
         } else if (key_is(m, "replay_policy")) {
-            rc = get_enum(m, rp_names, 2, &cfg->replay_policy);
+            rc = dt_json_enum(m, rp_names, 2, false, &cfg->replay_policy);
         } else if (key_is(m, "opt_start_seq")) {
             if (!dt_json_is_null(m) && dt_json_uint64(m, &cfg->opt_start_seq) < 0)
                 rc = -EINVAL;
@@ -381,9 +347,9 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
                     cfg->has_start_time = true;
             }
         } else if (key_is(m, "ack_wait")) {
-            rc = get_i64(m, &cfg->ack_wait);
+            rc = dt_json_go_int64(m, &cfg->ack_wait);
         } else if (key_is(m, "max_deliver")) {
-            rc = get_i64(m, &cfg->max_deliver);
+            rc = dt_json_go_int64(m, &cfg->max_deliver);
         } else if (key_is(m, "backoff")) {
             nbo = 0;
             if (!dt_json_is_null(m)) {
@@ -392,7 +358,7 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
                 for (const struct dt_json *e = dt_json_first(m); e && rc == 0;
                      e = dt_json_next(e)) {
                     int64_t v = 0;
-                    if (get_i64(e, &v) < 0)
+                    if (dt_json_go_int64(e, &v) < 0)
                         rc = -EINVAL;
                     else if (nbo < ST_CONS_MAX_BACKOFF)
                         bo[nbo++] = v;
@@ -402,29 +368,29 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
             if (!dt_json_is_null(m) && dt_json_uint64(m, &cfg->rate_limit) < 0)
                 rc = -EINVAL;
         } else if (key_is(m, "max_waiting")) {
-            rc = get_i64(m, &cfg->max_waiting);
+            rc = dt_json_go_int64(m, &cfg->max_waiting);
         } else if (key_is(m, "max_ack_pending")) {
-            rc = get_i64(m, &cfg->max_ack_pending);
+            rc = dt_json_go_int64(m, &cfg->max_ack_pending);
         } else if (key_is(m, "idle_heartbeat")) {
-            rc = get_i64(m, &cfg->idle_heartbeat);
+            rc = dt_json_go_int64(m, &cfg->idle_heartbeat);
         } else if (key_is(m, "flow_control")) {
-            rc = get_bool(m, &cfg->flow_control);
+            rc = dt_json_go_bool(m, &cfg->flow_control);
         } else if (key_is(m, "headers_only")) {
-            rc = get_bool(m, &cfg->headers_only);
+            rc = dt_json_go_bool(m, &cfg->headers_only);
         } else if (key_is(m, "max_batch")) {
-            rc = get_i64(m, &cfg->max_batch);
+            rc = dt_json_go_int64(m, &cfg->max_batch);
         } else if (key_is(m, "max_expires")) {
-            rc = get_i64(m, &cfg->max_expires);
+            rc = dt_json_go_int64(m, &cfg->max_expires);
         } else if (key_is(m, "max_bytes")) {
-            rc = get_i64(m, &cfg->max_bytes);
+            rc = dt_json_go_int64(m, &cfg->max_bytes);
         } else if (key_is(m, "inactive_threshold")) {
-            rc = get_i64(m, &cfg->inactive_threshold);
+            rc = dt_json_go_int64(m, &cfg->inactive_threshold);
         } else if (key_is(m, "num_replicas")) {
-            rc = get_i64(m, &cfg->num_replicas);
+            rc = dt_json_go_int64(m, &cfg->num_replicas);
         } else if (key_is(m, "mem_storage")) {
-            rc = get_bool(m, &cfg->mem_storage);
+            rc = dt_json_go_bool(m, &cfg->mem_storage);
         } else if (key_is(m, "direct")) {
-            rc = get_bool(m, &cfg->direct);
+            rc = dt_json_go_bool(m, &cfg->direct);
         }
         /* anything else (metadata, filter_subjects ...) is ignored */
         if (rc < 0)

@@ -340,44 +340,6 @@ get_str(const struct dt_json *v, char **field)
     return *field ? 0 : -ENOMEM;
 }
 
-static int
-get_i64(const struct dt_json *v, int64_t *out)
-{
-    if (dt_json_is_null(v))
-        return 0;
-    return dt_json_int64(v, out) < 0 ? -EINVAL : 0;
-}
-
-static int
-get_bool(const struct dt_json *v, bool *out)
-{
-    if (dt_json_is_null(v))
-        return 0;
-    return dt_json_bool(v, out) < 0 ? -EINVAL : 0;
-}
-
-/* An enum with a custom UnmarshalJSON: null is an error too. */
-static int
-get_enum(const struct dt_json *v, const char *const *names, int count,
-         bool fold, uint8_t *out)
-{
-    const char *s;
-    size_t n;
-
-    if (dt_json_str(v, &s, &n) < 0)
-        return -EINVAL;
-    for (int i = 0; i < count; i++) {
-        if (strlen(names[i]) != n)
-            continue;
-        if (fold ? strncasecmp(names[i], s, n) == 0
-                 : memcmp(names[i], s, n) == 0) {
-            *out = (uint8_t)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
 /* An array of strings (null = empty). */
 static int
 get_strv(const struct dt_json *v, char ***out, size_t *n)
@@ -494,34 +456,34 @@ parse_member(const struct dt_json *m, int key, struct st_stream_config *c)
     case K_DESC:            return get_str(m, &c->description);
     case K_TEMPLATE:        return get_str(m, &c->template_owner);
     case K_SUBJECTS:        return get_strv(m, &c->subjects, &c->nsubjects);
-    case K_RETENTION:       return get_enum(m, ret_names, 3, false,
+    case K_RETENTION:       return dt_json_enum(m, ret_names, 3, false,
                                             &c->retention);
-    case K_DISCARD:         return get_enum(m, disc_names, 2, true,
+    case K_DISCARD:         return dt_json_enum(m, disc_names, 2, true,
                                             &c->discard);
-    case K_STORAGE:         return get_enum(m, stor_names, 2, false,
+    case K_STORAGE:         return dt_json_enum(m, stor_names, 2, false,
                                             &c->storage);
-    case K_MAX_CONSUMERS:   return get_i64(m, &c->max_consumers);
-    case K_MAX_MSGS:        return get_i64(m, &c->max_msgs);
-    case K_MAX_BYTES:       return get_i64(m, &c->max_bytes);
-    case K_MAX_AGE:         return get_i64(m, &c->max_age);
-    case K_MAX_PER_SUBJ:    return get_i64(m, &c->max_msgs_per_subject);
-    case K_REPLICAS:        return get_i64(m, &c->num_replicas);
-    case K_DUP_WINDOW:      return get_i64(m, &c->duplicate_window);
+    case K_MAX_CONSUMERS:   return dt_json_go_int64(m, &c->max_consumers);
+    case K_MAX_MSGS:        return dt_json_go_int64(m, &c->max_msgs);
+    case K_MAX_BYTES:       return dt_json_go_int64(m, &c->max_bytes);
+    case K_MAX_AGE:         return dt_json_go_int64(m, &c->max_age);
+    case K_MAX_PER_SUBJ:    return dt_json_go_int64(m, &c->max_msgs_per_subject);
+    case K_REPLICAS:        return dt_json_go_int64(m, &c->num_replicas);
+    case K_DUP_WINDOW:      return dt_json_go_int64(m, &c->duplicate_window);
     case K_MAX_MSG_SIZE:
         i64 = c->max_msg_size;
-        rc = get_i64(m, &i64);
+        rc = dt_json_go_int64(m, &i64);
         if (rc < 0 || i64 < INT32_MIN || i64 > INT32_MAX)
             return -EINVAL;
         c->max_msg_size = (int32_t)i64;
         return 0;
-    case K_NO_ACK:          return get_bool(m, &c->no_ack);
-    case K_ALLOW_DIRECT:    return get_bool(m, &c->allow_direct);
-    case K_MIRROR_DIRECT:   return get_bool(m, &c->mirror_direct);
-    case K_DISCARD_NEW_PER: return get_bool(m, &c->discard_new_per_subject);
-    case K_SEALED:          return get_bool(m, &c->sealed);
-    case K_DENY_DELETE:     return get_bool(m, &c->deny_delete);
-    case K_DENY_PURGE:      return get_bool(m, &c->deny_purge);
-    case K_ROLLUP:          return get_bool(m, &c->allow_rollup);
+    case K_NO_ACK:          return dt_json_go_bool(m, &c->no_ack);
+    case K_ALLOW_DIRECT:    return dt_json_go_bool(m, &c->allow_direct);
+    case K_MIRROR_DIRECT:   return dt_json_go_bool(m, &c->mirror_direct);
+    case K_DISCARD_NEW_PER: return dt_json_go_bool(m, &c->discard_new_per_subject);
+    case K_SEALED:          return dt_json_go_bool(m, &c->sealed);
+    case K_DENY_DELETE:     return dt_json_go_bool(m, &c->deny_delete);
+    case K_DENY_PURGE:      return dt_json_go_bool(m, &c->deny_purge);
+    case K_ROLLUP:          return dt_json_go_bool(m, &c->allow_rollup);
     case K_PLACEMENT:       return get_placement(m, c);
     case K_METADATA:        return get_metadata(m, c);
     case K_MIRROR:

@@ -660,9 +660,38 @@ test_mutations_never_crash(void)
     CHECK(bad == 0);
 }
 
+/* Go-style decoding used by the JetStream configs: null keeps the field,
+ * a wrong type is an error, enums match exactly or case-folded. */
+static void
+test_go_style_accessors(void)
+{
+    struct dt_json_doc *doc = parse_ok(
+        "{\"n\":null,\"i\":42,\"s\":\"x\",\"b\":true,"
+        "\"e\":\"WorkQueue\"}");
+    const struct dt_json *root = dt_json_root(doc);
+    int64_t v = 7;
+    bool b = false;
+    CHECK(dt_json_go_int64(dt_json_get(root, "n"), &v) == 0 && v == 7);
+    CHECK(dt_json_go_int64(dt_json_get(root, "i"), &v) == 0 && v == 42);
+    CHECK(dt_json_go_int64(dt_json_get(root, "s"), &v) == -EINVAL);
+    CHECK(dt_json_go_bool(dt_json_get(root, "n"), &b) == 0 && !b);
+    CHECK(dt_json_go_bool(dt_json_get(root, "b"), &b) == 0 && b);
+    CHECK(dt_json_go_bool(dt_json_get(root, "i"), &b) == -EINVAL);
+    static const char *const names[] = { "limits", NULL, "workqueue" };
+    uint8_t e = 9;
+    CHECK(dt_json_enum(dt_json_get(root, "e"), names, 3, false, &e) ==
+          -EINVAL && e == 9);
+    CHECK(dt_json_enum(dt_json_get(root, "e"), names, 3, true, &e) == 0 &&
+          e == 2);
+    CHECK(dt_json_enum(dt_json_get(root, "n"), names, 3, true, &e) ==
+          -EINVAL);
+    dt_json_free(doc);
+}
+
 int
 main(int argc, char **argv)
 {
+    test_go_style_accessors();
     test_connect_body();
     test_nested_jetstream_request();
     test_string_escapes();
