@@ -110,32 +110,22 @@ go_escape(struct dt_buf *b, size_t from)
     return 0;
 }
 
-static void
-write_err(struct dt_jw *w, const struct st_api_err *err)
-{
-    dt_jw_key(w, "error");
-    dt_jw_begin_object(w);
-    dt_jw_kint(w, "code", err->code);
-    dt_jw_kint(w, "err_code", err->err_code);
-    dt_jw_kstr(w, "description", err->description);
-    dt_jw_end_object(w);
-}
 
 int
 st_api_error_json(struct dt_buf *resp, const char *type,
-                  const struct st_api_err *err)
+                  const struct st_jserr *err)
 {
     struct dt_jw w;
     dt_jw_init(&w, resp, false);
     dt_jw_begin_object(&w);
     dt_jw_kstr(&w, "type", type);
-    write_err(&w, err);
+    st_jserr_json(&w, err);
     dt_jw_end_object(&w);
     return dt_jw_finish(&w);
 }
 
 static int
-reply_err(struct dt_buf *resp, const char *type, const struct st_api_err *e)
+reply_err(struct dt_buf *resp, const char *type, const struct st_jserr *e)
 {
     int rc = st_api_error_json(resp, type, e);
     return rc < 0 ? rc : ST_API_REPLY;
@@ -188,22 +178,22 @@ info_reply(struct st_consumer *c, const char *type, int64_t now,
 /* The subject's say on names and filters (2.9 create subjects). */
 static int
 create_subject_checks(const struct toks *k, bool durable_ep,
-                      struct st_cons_config *cfg, struct st_api_err *err)
+                      struct st_cons_config *cfg, struct st_jserr *err)
 {
     if (durable_ep) {
         if (cfg->durable == NULL) {
-            st_api_err_set(err, 400, 10018, "consumer expected to be durable but a durable name was not set");
+            st_jserr_set(err, 400, 10018, "consumer expected to be durable but a durable name was not set");
             return -EINVAL;
         }
         if (!str_is(cfg->durable, k->t[6], k->l[6])) {
-            st_api_err_set(err, 400, 10017, "consumer name in subject does not match durable name in request");
+            st_jserr_set(err, 400, 10017, "consumer name in subject does not match durable name in request");
             return -EINVAL;
         }
         return 0;
     }
     if (k->n == 5) {
         if (cfg->durable != NULL) {
-            st_api_err_set(err, 400, 10020, "consumer expected to be ephemeral but a durable name was set in request");
+            st_jserr_set(err, 400, 10020, "consumer expected to be ephemeral but a durable name was set in request");
             return -EINVAL;
         }
         return 0;
@@ -211,18 +201,18 @@ create_subject_checks(const struct toks *k, bool durable_ep,
     const char *name = k->t[5];
     size_t nl = k->l[5];
     if (cfg->durable != NULL && !str_is(cfg->durable, name, nl)) {
-        st_api_err_set(err, 400, 10017, "consumer name in subject does not match durable name in request");
+        st_jserr_set(err, 400, 10017, "consumer name in subject does not match durable name in request");
         return -EINVAL;
     }
     if (st_cons_config_set_str(cfg, &cfg->name, name, nl) < 0) {
-        st_api_err_set(err, 500, 10012, "out of memory");
+        st_jserr_set(err, 500, 10012, "out of memory");
         return -ENOMEM;
     }
     if (k->n > 6) {
         const char *f = k->t[6];
         size_t fl = (size_t)(k->s + k->len - f);
         if (!str_is(cfg->filter, f, fl)) {
-            st_api_err_set(err, 400, 10131, "Consumer create request did not match filtered subject from create subject");
+            st_jserr_set(err, 400, 10131, "Consumer create request did not match filtered subject from create subject");
             return -EINVAL;
         }
     }
@@ -234,7 +224,7 @@ api_create(const struct st_api_cons_env *env, const struct toks *k,
            bool durable_ep, const char *body, size_t body_len, int64_t now,
            struct dt_buf *resp)
 {
-    struct st_api_err err = { 0 };
+    struct st_jserr err = { 0 };
     struct st_cons_config cfg = { 0 };
     struct dt_json_doc *doc = NULL;
     struct st_consumer *c;
@@ -244,31 +234,31 @@ api_create(const struct st_api_cons_env *env, const struct toks *k,
     size_t sl = 0;
     if (dt_json_parse(body, body_len, 0, &doc, NULL) < 0
         || !dt_json_is(dt_json_root(doc), DT_JSON_OBJECT)) {
-        st_api_err_set(&err, 400, 10025, "invalid JSON");
+        st_jserr_set(&err, 400, 10025, "invalid JSON");
         goto fail;
     }
     const struct dt_json *root = dt_json_root(doc);
     const struct dt_json *sn = dt_json_get_fold(root, "stream_name");
     sname = NULL;
     if (sn != NULL && !dt_json_is_null(sn) && dt_json_str(sn, &sname, &sl) < 0) {
-        st_api_err_set(&err, 400, 10025, "invalid JSON");
+        st_jserr_set(&err, 400, 10025, "invalid JSON");
         goto fail;
     }
     if (st_cons_config_parse(dt_json_get_fold(root, "config"), &cfg, &err) < 0)
         goto fail;
     if (sname == NULL || sl != k->l[si] || memcmp(sname, k->t[si], sl) != 0) {
-        st_api_err_set(&err, 400, 10056, "stream name in subject does not match request");
+        st_jserr_set(&err, 400, 10056, "stream name in subject does not match request");
         goto fail;
     }
     if (create_subject_checks(k, durable_ep, &cfg, &err) < 0)
         goto fail;
     if (cfg.num_replicas > 1) {
-        st_api_err_set(&err, 500, 10074, "replicas > 1 not supported in non-clustered mode");
+        st_jserr_set(&err, 500, 10074, "replicas > 1 not supported in non-clustered mode");
         goto fail;
     }
     struct st_cons_set *set = lookup(env, k->t[si], k->l[si]);
     if (set == NULL) {
-        st_api_err_set(&err, 404, 10059, "stream not found");
+        st_jserr_set(&err, 404, 10059, "stream not found");
         goto fail;
     }
     st_cons_config_defaults(&cfg);
@@ -297,20 +287,20 @@ fail:
 
 static struct st_consumer *
 find_consumer(const struct st_api_cons_env *env, const struct toks *k,
-              const char *body, size_t body_len, struct st_api_err *err)
+              const char *body, size_t body_len, struct st_jserr *err)
 {
     if (!empty_request(body, body_len)) {
-        st_api_err_set(err, 400, 10038, "expected an empty request payload");
+        st_jserr_set(err, 400, 10038, "expected an empty request payload");
         return NULL;
     }
     struct st_cons_set *set = lookup(env, k->t[4], k->l[4]);
     if (set == NULL) {
-        st_api_err_set(err, 404, 10059, "stream not found");
+        st_jserr_set(err, 404, 10059, "stream not found");
         return NULL;
     }
     struct st_consumer *c = st_cons_set_find(set, k->t[5], k->l[5]);
     if (c == NULL)
-        st_api_err_set(err, 404, 10014, "consumer not found");
+        st_jserr_set(err, 404, 10014, "consumer not found");
     return c;
 }
 
@@ -318,7 +308,7 @@ static int
 api_info(const struct st_api_cons_env *env, const struct toks *k,
          const char *body, size_t body_len, int64_t now, struct dt_buf *resp)
 {
-    struct st_api_err err = { 0 };
+    struct st_jserr err = { 0 };
     struct st_consumer *c = find_consumer(env, k, body, body_len, &err);
     if (c == NULL)
         return reply_err(resp, T_INFO, &err);
@@ -330,7 +320,7 @@ api_delete(const struct st_api_cons_env *env, const struct toks *k,
            const char *body, size_t body_len, int64_t now,
            struct dt_buf *resp, struct st_outbox *out)
 {
-    struct st_api_err err = { 0 };
+    struct st_jserr err = { 0 };
     struct dt_jw w;
     struct st_consumer *c = find_consumer(env, k, body, body_len, &err);
     if (c == NULL)
@@ -353,7 +343,7 @@ api_page(const struct st_api_cons_env *env, const struct toks *k, bool list,
          const char *body, size_t body_len, int64_t now, struct dt_buf *resp)
 {
     const char *type = list ? T_LIST : T_NAMES;
-    struct st_api_err err = { 0 };
+    struct st_jserr err = { 0 };
     struct st_consumer **v = NULL;
     size_t n = 0;
     int64_t offset = 0;
@@ -369,14 +359,14 @@ api_page(const struct st_api_cons_env *env, const struct toks *k, bool list,
                 && dt_json_int64(o, &offset) < 0)) {
             if (rc == 0)
                 dt_json_free(doc);
-            st_api_err_set(&err, 400, 10025, "invalid JSON");
+            st_jserr_set(&err, 400, 10025, "invalid JSON");
             goto page;
         }
         dt_json_free(doc);
     }
     set = lookup(env, k->t[4], k->l[4]);
     if (set == NULL) {
-        st_api_err_set(&err, 404, 10059, "stream not found");
+        st_jserr_set(&err, 404, 10059, "stream not found");
         goto page;
     }
     if (st_cons_set_sorted(set, &v, &n) < 0)
@@ -390,7 +380,7 @@ page:
     dt_jw_begin_object(&w);
     dt_jw_kstr(&w, "type", type);
     if (err.code != 0)
-        write_err(&w, &err);
+        st_jserr_json(&w, &err);
     dt_jw_kuint(&w, "total", err.code ? 0 : n);
     dt_jw_kint(&w, "offset", err.code ? 0 : offset);
     dt_jw_kint(&w, "limit", err.code ? 0 : (list ? LIST_LIMIT : NAMES_LIMIT));

@@ -65,6 +65,6 @@ int st_api_consumer_fc(const struct st_api_cons_env *env, const char *subj,
 
 /* Append {"type": type, "error": {...}} (no other members). */
 int st_api_error_json(struct dt_buf *resp, const char *type,
-                      const struct st_api_err *err);
+                      const struct st_jserr *err);
 
 #endif /* ST_API_CONSUMER_H */

@@ -121,16 +121,6 @@ jw_base64(struct dt_jw *w, const char *key, const void *p, size_t n)
     return 0;
 }
 
-static void
-jw_jserr(struct dt_jw *w, const struct st_jserr *e)
-{
-    dt_jw_key(w, "error");
-    dt_jw_begin_object(w);
-    dt_jw_kint(w, "code", e->code);
-    dt_jw_kint(w, "err_code", e->err_code);
-    dt_jw_kstr(w, "description", e->description);
-    dt_jw_end_object(w);
-}
 
 static void
 begin(struct api_ctx *c, const char *type)
@@ -160,7 +150,7 @@ api_error_as(struct api_ctx *c, const char *type, const struct st_jserr *e,
 {
     st_registry_api_count(c->r, counts);
     begin(c, type);
-    jw_jserr(&c->w, e);
+    st_jserr_json(&c->w, e);
     if (x == X_PAGED || x == X_NAMES || x == X_LIST) {
         dt_jw_kint(&c->w, "total", 0);
         dt_jw_kint(&c->w, "offset", 0);

@@ -54,7 +54,7 @@
  *   Pull requests per consumer are bounded by max_waiting, requests and
  *   API bodies by their parsers (dt_json limits).
  *   Errors: 0 or -errno; API-level errors (what nats-server answers)
- *   come back in struct st_api_err.
+ *   come back in struct st_jserr.
  *
  * DEVIATIONS from nats-server 2.9.10 (everything else was checked
  * against the real server's answers)
@@ -84,6 +84,7 @@
 
 #include "dt_buf.h"
 #include "dt_json.h"
+#include "st_jserr.h"
 #include "st_store.h"
 
 /* ------------------------------------------------------------------ */
@@ -135,18 +136,7 @@ st_out_ptr(const struct st_outbox *o, uint32_t off)
     return o->bytes.data + off;
 }
 
-/* ------------------------------------------------------------------ */
-/* API errors, as nats-server reports them ({code, err_code, description}). */
-
-struct st_api_err {
-    int code;               /* 0 = no error; else HTTP-like (400, 404, 500) */
-    int err_code;           /* JSErrCode, e.g. 10014 */
-    char description[256];
-};
-
-void st_api_err_set(struct st_api_err *e, int code, int err_code,
-                    const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* API errors are struct st_jserr (st_jserr.h), shared with streams. */
 
 struct st_consumer;
 struct st_cons_set;
@@ -230,7 +220,7 @@ struct st_cons_config {
  * ignored as in 2.9.10; a wrong type or an unknown enum string is
  * "invalid JSON").  *cfg is owned by the caller: st_cons_config_free(). */
 int st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
-                         struct st_api_err *err);
+                         struct st_jserr *err);
 void st_cons_config_free(struct st_cons_config *cfg);
 /* Deep copy into one blob. */
 int st_cons_config_copy(struct st_cons_config *dst,
@@ -245,7 +235,7 @@ void st_cons_config_defaults(struct st_cons_config *cfg);
  * through defaults): -EINVAL with err filled, as nats-server answers. */
 int st_cons_config_check(const struct st_cons_set *set,
                          const struct st_cons_config *cfg,
-                         struct st_api_err *err);
+                         struct st_jserr *err);
 /* Write the config as nats-server does (same members, order, omitempty). */
 int st_cons_config_json(struct dt_jw *w, const struct st_cons_config *cfg);
 
@@ -370,12 +360,12 @@ int st_cons_set_load(struct st_cons_set *set, int64_t now, size_t *loaded);
 int st_consumer_create(struct st_cons_set *set,
                        const struct st_cons_config *cfg, int64_t now,
                        bool recovering, struct st_consumer **out,
-                       struct st_api_err *err);
+                       struct st_jserr *err);
 /* Update with a new config (updateConfig rules: only some members may
  * change).  Returns 0 (nothing else changed when the configs are equal),
  * or -EINVAL with err = 500/10012 "<member> can not be updated". */
 int st_consumer_update(struct st_consumer *c, const struct st_cons_config *cfg,
-                       int64_t now, struct st_api_err *err);
+                       int64_t now, struct st_jserr *err);
 /* Delete: waiting pull requests get "409 Consumer Deleted" (into out,
  * may be NULL), a DELETE record is buffered for the state log (on disk
  * at the next st_cons_set_flush()), on_event(DELETED) is called, the

@@ -9,7 +9,7 @@
  *   Error texts are copied from what nats-server 2.9.10 answers (checked
  *   against the real server); the order of the checks follows
  *   checkConsumerCfg() and addConsumer().
- *   Errors: 0 or -errno; API errors fill struct st_api_err.
+ *   Errors: 0 or -errno; API errors fill struct st_jserr.
  */
 #include "st_consumer_int.h"
 
@@ -27,19 +27,6 @@
 #define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000LL
 
-void
-st_api_err_set(struct st_api_err *e, int code, int err_code,
-               const char *fmt, ...)
-{
-    if (e == NULL)
-        return;
-    va_list ap;
-    e->code = code;
-    e->err_code = err_code;
-    va_start(ap, fmt);
-    vsnprintf(e->description, sizeof(e->description), fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------------ */
 /* Blob packing: every string and the backoff array in one allocation. */
@@ -258,9 +245,9 @@ st_time_parse(const char *s, size_t n, int64_t *ns, int32_t *tz_off)
 /* Parsing. */
 
 static int
-bad_json(struct st_api_err *err)
+bad_json(struct st_jserr *err)
 {
-    st_api_err_set(err, 400, 10025, "invalid JSON");
+    st_jserr_set(err, 400, 10025, "invalid JSON");
     return -EINVAL;
 }
 
@@ -295,7 +282,7 @@ key_is(const struct dt_json *m, const char *key)
 
 int
 st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
-                     struct st_api_err *err)
+                     struct st_jserr *err)
 {
     const char *strs[S_COUNT] = { 0 };
     size_t lens[S_COUNT] = { 0 };
@@ -398,7 +385,7 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
     }
 pack:
     if (cfg_pack(cfg, strs, lens, bo, nbo) < 0) {
-        st_api_err_set(err, 500, 10012, "out of memory");
+        st_jserr_set(err, 500, 10012, "out of memory");
         return -ENOMEM;
     }
     return 0;
@@ -532,7 +519,7 @@ valid_name(const char *n)
 
 /* strconv.Atoi on sample_freq without its '%'. */
 static int
-check_sampling(const char *sf, struct st_api_err *err)
+check_sampling(const char *sf, struct st_jserr *err)
 {
     size_t n = strlen(sf);
     size_t k = n;
@@ -548,7 +535,7 @@ check_sampling(const char *sf, struct st_api_err *err)
         if (sf[i] < '0' || sf[i] > '9')
             ok = false;
         else if ((v = v * 10 + (uint64_t)(sf[i] - '0')) > INT64_MAX) {
-            st_api_err_set(err, 400, 10095,
+            st_jserr_set(err, 400, 10095,
                            "failed to parse consumer sampling configuration: "
                            "strconv.Atoi: parsing \"%.*s\": value out of range",
                            (int)k, sf);
@@ -556,14 +543,14 @@ check_sampling(const char *sf, struct st_api_err *err)
         }
     }
     if (!ok) {
-        st_api_err_set(err, 400, 10095,
+        st_jserr_set(err, 400, 10095,
                        "failed to parse consumer sampling configuration: "
                        "strconv.Atoi: parsing \"%.*s\": invalid syntax",
                        (int)k, sf);
         return -EINVAL;
     }
     if (neg && v > 0) {
-        st_api_err_set(err, 400, 10095,
+        st_jserr_set(err, 400, 10095,
                        "failed to parse consumer sampling configuration");
         return -EINVAL;
     }
@@ -571,17 +558,17 @@ check_sampling(const char *sf, struct st_api_err *err)
 }
 
 static int
-policy_err(struct st_api_err *err, const char *dp, const char *what,
+policy_err(struct st_jserr *err, const char *dp, const char *what,
            bool also)
 {
-    st_api_err_set(err, 400, 10094,
+    st_jserr_set(err, 400, 10094,
                    "consumer delivery policy is deliver %s, but optional %s "
                    "is %s", dp, what, also ? "also set" : "not set");
     return -EINVAL;
 }
 
 static int
-check_start(const struct st_cons_config *c, struct st_api_err *err)
+check_start(const struct st_cons_config *c, struct st_jserr *err)
 {
     static const char *const dpn[] = {
         "all", "last", "new", "by start sequence", "by start time",
@@ -617,35 +604,35 @@ check_start(const struct st_cons_config *c, struct st_api_err *err)
 
 static int
 check_push(const struct st_cons_stream *s, const struct st_cons_config *c,
-           struct st_api_err *err)
+           struct st_jserr *err)
 {
     const char *ds = c->deliver_subject;
     size_t dl = strlen(ds);
     if (has_wildcard_token(ds)) {
-        st_api_err_set(err, 400, 10079, "consumer deliver subject has wildcards");
+        st_jserr_set(err, 400, 10079, "consumer deliver subject has wildcards");
         return -EINVAL;
     }
     if (!dt_subject_valid_literal(ds, dl)) {
-        st_api_err_set(err, 400, 10112, "invalid push consumer deliver subject");
+        st_jserr_set(err, 400, 10112, "invalid push consumer deliver subject");
         return -EINVAL;
     }
     for (size_t i = 0; s->subjects != NULL && i < s->nsubjects; i++) {
         const char *ss = s->subjects[i];
         if (ss != NULL && dt_subject_matches(ss, strlen(ss), ds, dl)) {
-            st_api_err_set(err, 400, 10081, "consumer deliver subject forms a cycle");
+            st_jserr_set(err, 400, 10081, "consumer deliver subject forms a cycle");
             return -EINVAL;
         }
     }
     if (c->max_waiting != 0) {
-        st_api_err_set(err, 400, 10080, "consumer in push mode can not set max waiting");
+        st_jserr_set(err, 400, 10080, "consumer in push mode can not set max waiting");
         return -EINVAL;
     }
     if (c->max_ack_pending > 0 && c->ack_policy == ST_AP_NONE) {
-        st_api_err_set(err, 400, 10082, "consumer requires ack policy for max ack pending");
+        st_jserr_set(err, 400, 10082, "consumer requires ack policy for max ack pending");
         return -EINVAL;
     }
     if (c->idle_heartbeat > 0 && c->idle_heartbeat < 100 * NS_PER_MS) {
-        st_api_err_set(err, 400, 10083, "consumer idle heartbeat needs to be >= 100ms");
+        st_jserr_set(err, 400, 10083, "consumer idle heartbeat needs to be >= 100ms");
         return -EINVAL;
     }
     return 0;
@@ -653,34 +640,34 @@ check_push(const struct st_cons_stream *s, const struct st_cons_config *c,
 
 static int
 check_pull(const struct st_cons_stream *s, const struct st_cons_config *c,
-           struct st_api_err *err)
+           struct st_jserr *err)
 {
     if (c->ack_policy == ST_AP_NONE && s->retention == ST_RET_WORKQUEUE) {
-        st_api_err_set(err, 400, 10084, "consumer in pull mode requires ack policy");
+        st_jserr_set(err, 400, 10084, "consumer in pull mode requires ack policy");
         return -EINVAL;
     }
     if (c->rate_limit > 0) {
-        st_api_err_set(err, 400, 10086, "consumer in pull mode can not have rate limit set");
+        st_jserr_set(err, 400, 10086, "consumer in pull mode can not have rate limit set");
         return -EINVAL;
     }
     if (c->max_waiting < 0) {
-        st_api_err_set(err, 400, 10087, "consumer max waiting needs to be positive");
+        st_jserr_set(err, 400, 10087, "consumer max waiting needs to be positive");
         return -EINVAL;
     }
     if (c->idle_heartbeat > 0) {
-        st_api_err_set(err, 400, 10088, "consumer idle heartbeat requires a push based consumer");
+        st_jserr_set(err, 400, 10088, "consumer idle heartbeat requires a push based consumer");
         return -EINVAL;
     }
     if (c->flow_control) {
-        st_api_err_set(err, 400, 10089, "consumer flow control requires a push based consumer");
+        st_jserr_set(err, 400, 10089, "consumer flow control requires a push based consumer");
         return -EINVAL;
     }
     if (c->max_batch < 0) {
-        st_api_err_set(err, 400, 10114, "consumer max request batch needs to be > 0");
+        st_jserr_set(err, 400, 10114, "consumer max request batch needs to be > 0");
         return -EINVAL;
     }
     if (c->max_expires != 0 && c->max_expires < NS_PER_MS) {
-        st_api_err_set(err, 400, 10115, "consumer max request expires needs to be >= 1ms");
+        st_jserr_set(err, 400, 10115, "consumer max request expires needs to be >= 1ms");
         return -EINVAL;
     }
     return 0;
@@ -689,44 +676,44 @@ check_pull(const struct st_cons_stream *s, const struct st_cons_config *c,
 /* checkConsumerCfg() of nats-server 2.9.10, in its order. */
 int
 st_cons_check(const struct st_cons_set *set, const struct st_cons_config *c,
-              bool recovering, struct st_api_err *err)
+              bool recovering, struct st_jserr *err)
 {
     const struct st_cons_stream *s = set->s;
     int rc;
     if (c->num_replicas > 0 && c->num_replicas > s->replicas) {
-        st_api_err_set(err, 400, 10126, "consumer config replica count exceeds parent stream");
+        st_jserr_set(err, 400, 10126, "consumer config replica count exceeds parent stream");
         return -EINVAL;
     }
     if (c->num_replicas < 0) {
-        st_api_err_set(err, 400, 10133, "replicas count cannot be negative");
+        st_jserr_set(err, 400, 10133, "replicas count cannot be negative");
         return -EINVAL;
     }
     if (s->retention != ST_RET_LIMITS && !recovering && c->num_replicas != 0
         && c->num_replicas != s->replicas) {
-        st_api_err_set(err, 400, 10134, "consumer config replicas must match interest retention stream's replicas");
+        st_jserr_set(err, 400, 10134, "consumer config replicas must match interest retention stream's replicas");
         return -EINVAL;
     }
     if (c->nbackoff > 0 && c->max_deliver <= (int64_t)c->nbackoff) {
-        st_api_err_set(err, 400, 10116, "max deliver is required to be > length of backoff values");
+        st_jserr_set(err, 400, 10116, "max deliver is required to be > length of backoff values");
         return -EINVAL;
     }
     if (c->description != NULL && strlen(c->description) > ST_CONS_MAX_DESC) {
-        st_api_err_set(err, 400, 10107, "consumer description is too long, maximum allowed is %d", ST_CONS_MAX_DESC);
+        st_jserr_set(err, 400, 10107, "consumer description is too long, maximum allowed is %d", ST_CONS_MAX_DESC);
         return -EINVAL;
     }
     rc = c->deliver_subject ? check_push(s, c, err) : check_pull(s, c, err);
     if (rc < 0)
         return rc;
     if (c->direct && c->deliver_subject == NULL) {
-        st_api_err_set(err, 400, 10090, "consumer direct requires a push based consumer");
+        st_jserr_set(err, 400, 10090, "consumer direct requires a push based consumer");
         return -EINVAL;
     }
     if (c->direct && c->durable != NULL) {
-        st_api_err_set(err, 400, 10091, "consumer direct requires an ephemeral consumer");
+        st_jserr_set(err, 400, 10091, "consumer direct requires an ephemeral consumer");
         return -EINVAL;
     }
     if (c->filter != NULL && !recovering && !valid_filter(s, c->filter)) {
-        st_api_err_set(err, 400, 10093, "consumer filter subject is not a valid subset of the interest subjects");
+        st_jserr_set(err, 400, 10093, "consumer filter subject is not a valid subset of the interest subjects");
         return -EINVAL;
     }
     if ((rc = check_start(c, err)) < 0)
@@ -734,12 +721,12 @@ st_cons_check(const struct st_cons_set *set, const struct st_cons_config *c,
     if (c->sample_freq != NULL && (rc = check_sampling(c->sample_freq, err)) < 0)
         return rc;
     if (c->flow_control && c->idle_heartbeat == 0) {
-        st_api_err_set(err, 400, 10108, "consumer with flow control also needs heartbeats");
+        st_jserr_set(err, 400, 10108, "consumer with flow control also needs heartbeats");
         return -EINVAL;
     }
     if (c->durable != NULL && c->name != NULL
         && strcmp(c->durable, c->name) != 0) {
-        st_api_err_set(err, 400, 10132, "Consumer Durable and Name have to be equal if both are provided");
+        st_jserr_set(err, 400, 10132, "Consumer Durable and Name have to be equal if both are provided");
         return -EINVAL;
     }
     /* addConsumer(): limits, workqueue rules, the name */
@@ -748,7 +735,7 @@ st_cons_check(const struct st_cons_set *set, const struct st_cons_config *c,
 
 int
 st_cons_config_check(const struct st_cons_set *set,
-                     const struct st_cons_config *cfg, struct st_api_err *err)
+                     const struct st_cons_config *cfg, struct st_jserr *err)
 {
     return st_cons_check(set, cfg, false, err);
 }
@@ -757,46 +744,46 @@ st_cons_config_check(const struct st_cons_set *set,
 int
 st_cons_check_add(const struct st_cons_set *set,
                   const struct st_cons_config *c, const char *name,
-                  struct st_api_err *err)
+                  struct st_jserr *err)
 {
     const struct st_cons_stream *s = set->s;
     if (s->max_consumers > 0 && (int64_t)set->count >= s->max_consumers) {
-        st_api_err_set(err, 400, 10026, "maximum consumers limit reached");
+        st_jserr_set(err, 400, 10026, "maximum consumers limit reached");
         return -EINVAL;
     }
     if (s->retention == ST_RET_WORKQUEUE && !c->direct) {
         if (c->ack_policy != ST_AP_EXPLICIT) {
-            st_api_err_set(err, 400, 10098, "workqueue stream requires explicit ack");
+            st_jserr_set(err, 400, 10098, "workqueue stream requires explicit ack");
             return -EINVAL;
         }
         if (set->count > 0 && c->filter == NULL) {
-            st_api_err_set(err, 400, 10099, "multiple non-filtered consumers not allowed on workqueue stream");
+            st_jserr_set(err, 400, 10099, "multiple non-filtered consumers not allowed on workqueue stream");
             return -EINVAL;
         }
         for (uint32_t b = 0; set->count > 0 && b < set->nbuckets; b++) {
             for (const struct st_consumer *o = set->buckets[b]; o; o = o->hnext) {
                 if (o->cfg.filter == NULL
                     || subject_overlap(o->cfg.filter, c->filter)) {
-                    st_api_err_set(err, 400, 10100, "filtered consumer not unique on workqueue stream");
+                    st_jserr_set(err, 400, 10100, "filtered consumer not unique on workqueue stream");
                     return -EINVAL;
                 }
             }
         }
         if (c->deliver_policy != ST_DP_ALL) {
-            st_api_err_set(err, 400, 10101, "consumer must be deliver all on workqueue stream");
+            st_jserr_set(err, 400, 10101, "consumer must be deliver all on workqueue stream");
             return -EINVAL;
         }
     }
     if (strlen(name) > ST_CONS_MAX_NAME) {
-        st_api_err_set(err, 400, 10102, "consumer name is too long, maximum allowed is %d", ST_CONS_MAX_NAME);
+        st_jserr_set(err, 400, 10102, "consumer name is too long, maximum allowed is %d", ST_CONS_MAX_NAME);
         return -EINVAL;
     }
     if (strpbrk(name, "/\\") != NULL) {
-        st_api_err_set(err, 400, 10127, "Consumer name can not contain path separators");
+        st_jserr_set(err, 400, 10127, "Consumer name can not contain path separators");
         return -EINVAL;
     }
     if (!valid_name(name)) {
-        st_api_err_set(err, 400, 10103, "durable name can not contain '.', '*', '>'");
+        st_jserr_set(err, 400, 10103, "durable name can not contain '.', '*', '>'");
         return -EINVAL;
     }
     return 0;
@@ -848,9 +835,9 @@ st_cons_config_equal(const struct st_cons_config *a,
 }
 
 static int
-upd_err(struct st_api_err *err, const char *what)
+upd_err(struct st_jserr *err, const char *what)
 {
-    st_api_err_set(err, 500, 10012, "%s", what);
+    st_jserr_set(err, 500, 10012, "%s", what);
     return -EINVAL;
 }
 
@@ -858,7 +845,7 @@ upd_err(struct st_api_err *err, const char *what)
  * owner's interest callback and is checked by the caller. */
 int
 st_cons_check_update(const struct st_cons_config *o,
-                     const struct st_cons_config *n, struct st_api_err *err)
+                     const struct st_cons_config *n, struct st_jserr *err)
 {
     if (st_cons_config_equal(o, n))
         return 0;
@@ -886,7 +873,7 @@ st_cons_check_update(const struct st_cons_config *o,
             return upd_err(err, "can not update push consumer to pull based");
     }
     if (n->nbackoff > 0 && n->max_deliver <= (int64_t)n->nbackoff) {
-        st_api_err_set(err, 400, 10116, "max deliver is required to be > length of backoff values");
+        st_jserr_set(err, 400, 10116, "max deliver is required to be > length of backoff values");
         return -EINVAL;
     }
     return 0;

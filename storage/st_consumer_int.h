@@ -201,13 +201,13 @@ bool st_pull_interest(const struct st_consumer *c, const char *reply,
 /* st_consumer_cfg.c */
 int st_cons_check(const struct st_cons_set *set,
                   const struct st_cons_config *cfg, bool recovering,
-                  struct st_api_err *err);
+                  struct st_jserr *err);
 int st_cons_check_add(const struct st_cons_set *set,
                       const struct st_cons_config *cfg, const char *name,
-                      struct st_api_err *err);
+                      struct st_jserr *err);
 int st_cons_check_update(const struct st_cons_config *old,
                          const struct st_cons_config *nw,
-                         struct st_api_err *err);
+                         struct st_jserr *err);
 bool st_cons_config_equal(const struct st_cons_config *a,
                           const struct st_cons_config *b);
 

@@ -15,7 +15,7 @@
  *   st_cons_set_free(); both take it off every index and list first.
  *   Semantics follow nats-server 2.9.10 consumer.go; deviations are
  *   listed in st_consumer.h.
- *   Errors: 0 or -errno; API-facing errors also fill st_api_err.
+ *   Errors: 0 or -errno; API-facing errors also fill a struct st_jserr.
  */
 #include "st_consumer_int.h"
 
@@ -369,7 +369,7 @@ setup_push(struct st_consumer *c, int64_t now)
 int
 st_consumer_create(struct st_cons_set *set, const struct st_cons_config *cfg,
                    int64_t now, bool recovering, struct st_consumer **out,
-                   struct st_api_err *err)
+                   struct st_jserr *err)
 {
     char gen[9];
     const char *name;
@@ -388,14 +388,14 @@ st_consumer_create(struct st_cons_set *set, const struct st_cons_config *cfg,
         name = gen;
     }
     if (st_cons_set_find(set, name, strlen(name)) != NULL) {
-        st_api_err_set(err, 400, 10013, "consumer name already in use");
+        st_jserr_set(err, 400, 10013, "consumer name already in use");
         return -EEXIST;
     }
     if (!recovering && (rc = st_cons_check_add(set, cfg, name, err)) < 0)
         return rc;
     size_t nl = strlen(name);
     if (nl > ST_CONS_MAX_NAME) {
-        st_api_err_set(err, 400, 10102, "consumer name is too long, maximum allowed is %d", ST_CONS_MAX_NAME);
+        st_jserr_set(err, 400, 10102, "consumer name is too long, maximum allowed is %d", ST_CONS_MAX_NAME);
         return -EINVAL;
     }
     struct st_consumer *c = calloc(1, sizeof(*c) + nl + 1);
@@ -440,7 +440,7 @@ st_consumer_create(struct st_cons_set *set, const struct st_cons_config *cfg,
         index_del(c);
         names_del(c);
         cons_free(c);
-        st_api_err_set(err, 500, 10012, "error creating store for consumer");
+        st_jserr_set(err, 500, 10012, "error creating store for consumer");
         return -EIO;
     }
     if (set->s->on_event != NULL)
@@ -450,7 +450,7 @@ st_consumer_create(struct st_cons_set *set, const struct st_cons_config *cfg,
     *out = c;
     return 0;
 nomem:
-    st_api_err_set(err, 500, 10012, "out of memory");
+    st_jserr_set(err, 500, 10012, "out of memory");
     return -ENOMEM;
 }
 
@@ -472,7 +472,7 @@ force_expire(struct st_consumer *c, int64_t now)
 
 int
 st_consumer_update(struct st_consumer *c, const struct st_cons_config *ncfg,
-                   int64_t now, struct st_api_err *err)
+                   int64_t now, struct st_jserr *err)
 {
     struct st_cons_config nc;
     int rc;
@@ -485,11 +485,11 @@ st_consumer_update(struct st_consumer *c, const struct st_cons_config *ncfg,
     if (ds_changed && c->cfg.deliver_subject != NULL
         && c->set->s->has_interest != NULL
         && has_interest(c, c->cfg.deliver_subject)) {
-        st_api_err_set(err, 400, 10013, "consumer name already in use");
+        st_jserr_set(err, 400, 10013, "consumer name already in use");
         return -EINVAL;
     }
     if (st_cons_config_copy(&nc, ncfg) < 0) {
-        st_api_err_set(err, 500, 10012, "out of memory");
+        st_jserr_set(err, 500, 10012, "out of memory");
         return -ENOMEM;
     }
     if (nc.durable == NULL && nc.inactive_threshold <= 0)

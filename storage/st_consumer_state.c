@@ -663,7 +663,7 @@ replay_one(struct st_cons_set *set, const char *p, const struct rent *e,
     uint32_t blen = get32(p + e->cfg + 4);
     size_t skip = 2u + e->nlen;
     struct st_cons_config cfg;
-    struct st_api_err err = { 0 };
+    struct st_jserr err = { 0 };
     struct dt_json_doc *doc = NULL;
     struct st_consumer *c = NULL;
     int rc;

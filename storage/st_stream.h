@@ -57,6 +57,7 @@
 #include "dt_buf.h"
 #include "dt_json.h"
 #include "st_io.h"
+#include "st_jserr.h"
 #include "st_store.h"
 
 #define ST_STREAM_MAX_NAME 255          /* JSMaxNameLen */
@@ -81,18 +82,6 @@ enum st_sstorage {
     ST_SSTORAGE_MEMORY = 1,
 };
 
-/* A nats-server API error: {"code":400,"err_code":10058,"description":...}. */
-struct st_jserr {
-    int code;               /* 0 = no error */
-    int err_code;
-    char description[256];
-};
-
-void st_jserr_set(struct st_jserr *e, int code, int err_code,
-                  const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* 503/10077 "<reason>" for a store failure reported by on_done(). */
-void st_jserr_store_failed(struct st_jserr *e, int status);
 
 /* ------------------------------------------------------------------ */
 /* Configuration (StreamConfig). */

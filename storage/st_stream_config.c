@@ -25,26 +25,6 @@
 #define ST_MAX_REPLICAS 5               /* StreamMaxReplicas */
 #define ST_MAX_TOKENS 256               /* subject tokens we compare */
 
-void
-st_jserr_set(struct st_jserr *e, int code, int err_code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (e == NULL)
-        return;
-    e->code = code;
-    e->err_code = err_code;
-    va_start(ap, fmt);
-    vsnprintf(e->description, sizeof(e->description), fmt, ap);
-    va_end(ap);
-}
-
-void
-st_jserr_store_failed(struct st_jserr *e, int status)
-{
-    st_jserr_set(e, 503, 10077, "%s", strerror(status < 0 ? -status : EIO));
-}
-
 static int
 bad_json(struct st_jserr *err)
 {

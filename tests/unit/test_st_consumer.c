@@ -178,9 +178,9 @@ pub(struct fx *f, const char *subj, const char *data, int64_t ts)
 
 /* Parse, default and create a consumer from config JSON. */
 static struct st_consumer *
-mk(struct fx *f, const char *json, int64_t now, struct st_api_err *err)
+mk(struct fx *f, const char *json, int64_t now, struct st_jserr *err)
 {
-    struct st_api_err e0;
+    struct st_jserr e0;
     struct dt_json_doc *doc = NULL;
     struct st_cons_config cfg;
     struct st_consumer *c = NULL;
@@ -550,7 +550,7 @@ static void
 test_workqueue_rules(void)
 {
     struct fx f;
-    struct st_api_err e;
+    struct st_jserr e;
     REQUIRE(fx_open(&f, "W", "w.>", ST_RET_WORKQUEUE, false) == 0);
     CHECK(mk(&f, "{}", T0, &e) == NULL);
     CHECK_STR(e.description, "consumer in pull mode requires ack policy");
