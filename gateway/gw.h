@@ -98,6 +98,8 @@ struct gw_worker {
      * is delivered in the same loop turn, without the router hop; the
      * router is told (SHM_DF_LOCAL_DONE) and skips them. */
     struct rt_sublist *local;
+    uint32_t interest;             /* our subscriptions (= hdr->interest[us]) */
+    uint32_t queue_subs;           /* of which queue subscriptions */
     struct gw_target *targets;     /* scratch for one publish's matches */
     uint32_t targets_cap;
     struct dt_buf ctrl_pending;    /* packed control msgs not yet pushed:
@@ -178,9 +180,10 @@ void gw_proto_tick(struct gw_worker *w, struct gw_conn *c, uint64_t now);
 void gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s);
 
 /* gw_fabric.c: the gateway's side of the rings */
-/* Push op to the router (or -EAGAIN: the fabric is full).  *local is the
- * number of this worker's own subscribers, left in w->targets for
- * gw_local_deliver(), which the caller calls next. */
+/* Push op to the router: 0; or 1 when nobody but this worker's own plain
+ * subscribers can want it and the router was skipped; or -EAGAIN: the
+ * fabric is full.  *local is the number of this worker's own subscribers,
+ * left in w->targets for gw_local_deliver(), which the caller calls next. */
 int  gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
                        const struct gw_op *op, uint32_t *local);
 int  gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
@@ -217,6 +220,13 @@ uint32_t gw_local_match(struct gw_worker *w, struct gw_conn *pub,
                         const struct gw_op *op);
 void gw_local_deliver(struct gw_worker *w, const struct gw_op *op,
                       uint32_t n);
+/* Account for a subscription added (+1) or removed (-1). */
+void gw_local_interest(struct gw_worker *w, const struct gw_sub *s, int delta);
+/* True when only this worker's plain subscribers can want a publish. */
+bool gw_local_only(struct gw_worker *w);
+/* A request nobody anywhere took: 503 to the publisher itself. */
+void gw_deliver_no_responders(struct gw_worker *w, struct gw_conn *c,
+                              struct gw_slice reply);
 
 /* gw_deliver.c */
 /* Write one message to subscription s of c, counting it toward an

@@ -329,8 +329,12 @@ gw_conn_close(struct gw_worker *w, struct gw_conn *c, const char *why)
              c->shm->port, (unsigned long long)c->cid, why ? why : "");
     if (c->subs.count)
         gw_fabric_ctrl_closed(w, c);
-    for (uint32_t i = 0; i < c->subs.cap; i++)
+    for (uint32_t i = 0; i < c->subs.cap; i++) {
+        if (c->subs.slot[i].id == 0)
+            continue;
         gw_local_del(w, &c->subs.slot[i]);
+        gw_local_interest(w, &c->subs.slot[i], -1);
+    }
     for (uint32_t i = 0; c->heavy && i < w->n_heavy; i++)
         if (w->heavy[i] == c->slot)
             w->heavy[i] = w->heavy[--w->n_heavy];

@@ -128,21 +128,17 @@ deliver_msg(struct gw_worker *w, const struct shm_desc *d,
 
 /* Nobody took a request: answer with a 503 status on the publisher's own
  * subscription that covers the reply subject, as nats-server does. */
-static void
-deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
-                      struct shm_chunk *ch)
+void
+gw_deliver_no_responders(struct gw_worker *w, struct gw_conn *c,
+                         struct gw_slice reply)
 {
     static const char status[] = "NATS/1.0 503\r\n\r\n";
-    struct gw_conn *c = gw_conn_by_slot(w, d->conn, d->conn_gen);
-    struct gw_msg v;
-    if (c == NULL || !view_of(d, ch, &v))
-        return;
     for (uint32_t i = 0; i < c->subs.cap; i++) {
         struct gw_sub *s = &c->subs.slot[i];
         if (s->id && dt_subject_matches(gw_sub_subject(s), s->subject_len,
-                                        v.reply.p, v.reply.len)) {
+                                        reply.p, reply.len)) {
             struct gw_msg nr = {
-                .subject = v.reply,
+                .subject = reply,
                 .headers = { status, sizeof(status) - 1 },
             };
             write_msg(w, c, s, &nr);
@@ -151,10 +147,16 @@ deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
     }
 }
 
-/* Small batches and a byte budget per drain, so that one drain can never
- * push a connection from "fine" past max_pending before the stall check
- * (gw_conn_should_stall) gets to look at it: 32 deliveries of at most
- * max_payload (1 MB) each stay within half of the default 64 MB. */
+static void
+deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
+                      struct shm_chunk *ch)
+{
+    struct gw_conn *c = gw_conn_by_slot(w, d->conn, d->conn_gen);
+    struct gw_msg v;
+    if (c != NULL && view_of(d, ch, &v))
+        gw_deliver_no_responders(w, c, v.reply);
+}
+
 #define DRAIN_BATCH 32
 #define DRAIN_BYTES (8u << 20)
 

@@ -26,8 +26,33 @@
 int
 gw_local_init(struct gw_worker *w)
 {
+    /* a successor: what its predecessor held is gone */
+    uint32_t old = atomic_exchange(&w->hdr->interest[w->index], 0);
+    atomic_fetch_sub(&w->hdr->interest_total, old);
     w->local = rt_sublist_new(LOCAL_CACHE);
     return w->local ? 0 : -ENOMEM;
+}
+
+void
+gw_local_interest(struct gw_worker *w, const struct gw_sub *s, int delta)
+{
+    /* stored before the SUB's PONG can go out, so any publish another
+     * client makes after that PONG sees it and takes the router */
+    w->interest += (uint32_t)delta;
+    if (s->queue_len)
+        w->queue_subs += (uint32_t)delta;
+    atomic_store_explicit(&w->hdr->interest[w->index], w->interest,
+                          memory_order_release);
+    atomic_fetch_add_explicit(&w->hdr->interest_total, (uint64_t)(int64_t)delta,
+                              memory_order_acq_rel);
+}
+
+bool
+gw_local_only(struct gw_worker *w)
+{
+    uint64_t total = atomic_load_explicit(&w->hdr->interest_total,
+                                          memory_order_acquire);
+    return w->queue_subs == 0 && total == w->interest;
 }
 
 int

@@ -162,6 +162,7 @@ gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s)
 {
     gw_fabric_ctrl_unsub(w, c, s->id);
     gw_local_del(w, s);
+    gw_local_interest(w, s, -1);
     gw_subs_del(&c->subs, s);
 }
 
@@ -188,6 +189,7 @@ op_sub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         return -1;
     }
     c->pushed_since_pong = true;
+    gw_local_interest(w, s, +1);
     if (gw_local_add(w, c, s) < 0 || gw_fabric_ctrl_sub(w, c, s) < 0) {
         gw_conn_fail(w, c, "Server Resources Exhausted");
         return -1;
@@ -226,7 +228,8 @@ op_pub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
         return rc; /* -EAGAIN: try again when the fabric has room */
     c->in_msgs++;
     c->in_bytes += op->headers.len + op->payload.len;
-    c->pushed_since_pong = true;
+    if (rc == 0)
+        c->pushed_since_pong = true;
     /* nats-server's order: the complaint (it still routes the message),
      * then +OK, then the deliveries */
     if ((c->flags & SHM_CF_PEDANTIC) &&
@@ -235,6 +238,10 @@ op_pub(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op)
     if (c->flags & SHM_CF_VERBOSE)
         gw_conn_send(w, c, "+OK\r\n", 5);
     gw_local_deliver(w, op, local);
+    if (rc == 1 && local == 0 && op->reply.len &&
+        (c->flags & (SHM_CF_HEADERS | SHM_CF_NORESP)) ==
+        (SHM_CF_HEADERS | SHM_CF_NORESP))
+        gw_deliver_no_responders(w, c, op->reply);
     return 1;
 }
 

@@ -27,7 +27,7 @@
 #include <ck_ring.h>
 
 #define SHM_MAGIC           0x44544f4e45464142ULL /* "DTONEFAB" */
-#define SHM_LAYOUT_VERSION  2u
+#define SHM_LAYOUT_VERSION  3u
 #define SHM_CACHELINE       128   /* x86 adjacent-line prefetch pairs lines */
 #define SHM_MAX_GATEWAYS    64
 #define SHM_NAME_MAX        64
@@ -257,6 +257,12 @@ struct shm_header {
     _Atomic uint32_t num_conns;   /* gateways: open client connections */
     _Atomic uint32_t shutting_down; /* master */
     _Atomic uint64_t total_conns; /* gateways: accepted since start */
+    /* Subscriptions held by all gateways together, and by each (writer:
+     * that gateway).  A gateway whose publishes could interest nobody but
+     * its own plain subscribers (everyone else holds none, and it holds no
+     * queue subscription) skips the router for them. */
+    _Atomic uint64_t interest_total;
+    _Atomic uint32_t interest[SHM_MAX_GATEWAYS];
     _Atomic uint64_t slow_consumers;
     _Atomic uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
     uint8_t pad1[SHM_CACHELINE];

@@ -473,6 +473,16 @@ spawn(struct dt_server *s, const char *bin, const char *const *extra)
     }
     for (int i = 0; extra && extra[i] && i < MAX_EXTRA_ARGS; i++)
         argv[argc++] = (char *)extra[i];
+    /* $DIALTONE_TEST_ARGS: more flags for Dialtone only, e.g. to run a
+     * test again with --gateway_workers 1 */
+    static char more[256];
+    const char *env = getenv("DIALTONE_TEST_ARGS");
+    if (env && dt_bin_is_dialtone(bin) == 1) {
+        snprintf(more, sizeof(more), "%s", env);
+        for (char *save = NULL, *t = strtok_r(more, " ", &save);
+             t && argc < 8 + MAX_EXTRA_ARGS; t = strtok_r(NULL, " ", &save))
+            argv[argc++] = t;
+    }
     argv[argc] = NULL;
 
     fflush(NULL);
