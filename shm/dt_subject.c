@@ -86,6 +86,61 @@ dt_subject_matches(const char *pattern, size_t pn, const char *subj,
     return pi > pn && si > sn;
 }
 
+static bool
+dt_tok_is(const char *t, size_t n, char c)
+{
+    return n == 1 && t[0] == c;
+}
+
+bool
+dt_subject_overlap(const char *a, size_t an, const char *b, size_t bn)
+{
+    size_t ai = 0, bi = 0;
+    while (ai <= an && bi <= bn) {
+        size_t al = dt_token_len(a + ai, an - ai);
+        size_t bl = dt_token_len(b + bi, bn - bi);
+        const char *ta = a + ai, *tb = b + bi;
+        /* '>' takes one or more tokens: the other side has one here */
+        if (dt_tok_is(ta, al, '>') || dt_tok_is(tb, bl, '>'))
+            return true;
+        if (!dt_tok_is(ta, al, '*') && !dt_tok_is(tb, bl, '*') &&
+            (al != bl || memcmp(ta, tb, al) != 0))
+            return false;
+        ai += al + 1;
+        bi += bl + 1;
+    }
+    return ai > an && bi > bn;
+}
+
+bool
+dt_subject_subset(const char *sub, size_t sn, const char *of, size_t on)
+{
+    size_t si = 0, oi = 0;
+    while (oi <= on) {
+        if (si > sn)
+            return false;
+        size_t sl = dt_token_len(sub + si, sn - si);
+        size_t ol = dt_token_len(of + oi, on - oi);
+        const char *ts = sub + si, *to = of + oi;
+        if (ol == 0)
+            return false;
+        if (dt_tok_is(to, ol, '>'))
+            return true;
+        if (sl == 0 || dt_tok_is(ts, sl, '>'))
+            return false;
+        if (dt_tok_is(ts, sl, '*')) {
+            if (!dt_tok_is(to, ol, '*'))
+                return false;
+        } else if (!dt_tok_is(to, ol, '*') &&
+                   (sl != ol || memcmp(ts, to, sl) != 0)) {
+            return false;
+        }
+        si += sl + 1;
+        oi += ol + 1;
+    }
+    return si > sn;
+}
+
 bool
 dt_queue_valid(const char *s, size_t n)
 {

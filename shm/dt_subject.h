@@ -37,6 +37,14 @@ bool dt_subject_matches(const char *pattern, size_t pn,
 
 /* Queue group name: non-empty and no whitespace (nats-server accepts any
  * other byte, including '.', '*' and '>'). */
+/* Can one literal subject match both patterns a and b? */
+bool dt_subject_overlap(const char *a, size_t an, const char *b, size_t bn);
+
+/* Is every subject matched by pattern `sub` also matched by `of`?
+ * (nats-server's subjectIsSubsetMatch; empty tokens never match.) */
+bool dt_subject_subset(const char *sub, size_t sn, const char *of,
+                       size_t on);
+
 bool dt_queue_valid(const char *s, size_t n);
 
 #endif /* DT_SUBJECT_H */

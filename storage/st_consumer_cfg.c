@@ -409,69 +409,7 @@ st_cons_config_defaults(struct st_cons_config *cfg)
 }
 
 /* ------------------------------------------------------------------ */
-/* Subject relations (subjectIsSubsetMatch and an overlap test). */
-
-static size_t
-tokens(const char *s, const char **tok, size_t *tl, size_t max)
-{
-    size_t nt = 0, start = 0, n = strlen(s);
-    for (size_t i = 0; i <= n && nt < max; i++) {
-        if (i < n && s[i] != '.')
-            continue;
-        tok[nt] = s + start;
-        tl[nt++] = i - start;
-        start = i + 1;
-    }
-    return nt;
-}
-
-static bool
-tok_is(const char *t, size_t n, char c)
-{
-    return n == 1 && t[0] == c;
-}
-
-/* Is every subject matched by `a` also matched by `b`? */
-static bool
-subject_subset(const char *a, const char *b)
-{
-    const char *ta[128], *tb[128];
-    size_t la[128], lb[128];
-    size_t na = tokens(a, ta, la, 128), nb = tokens(b, tb, lb, 128);
-    for (size_t i = 0; i < na; i++) {
-        if (i >= nb)
-            return false;
-        if (tok_is(tb[i], lb[i], '>'))
-            return true;
-        if (tok_is(ta[i], la[i], '>'))
-            return false;
-        if (tok_is(tb[i], lb[i], '*'))
-            continue;
-        if (tok_is(ta[i], la[i], '*'))
-            return false;
-        if (la[i] != lb[i] || memcmp(ta[i], tb[i], la[i]) != 0)
-            return false;
-    }
-    return na == nb;
-}
-
-/* Can one subject match both `a` and `b`? */
-static bool
-subject_overlap(const char *a, const char *b)
-{
-    const char *ta[128], *tb[128];
-    size_t la[128], lb[128];
-    size_t na = tokens(a, ta, la, 128), nb = tokens(b, tb, lb, 128);
-    for (size_t i = 0; i < na && i < nb; i++) {
-        if (tok_is(ta[i], la[i], '>') || tok_is(tb[i], lb[i], '>'))
-            return true;
-        if (tok_is(ta[i], la[i], '*') || tok_is(tb[i], lb[i], '*'))
-            continue;
-        if (la[i] != lb[i] || memcmp(ta[i], tb[i], la[i]) != 0)
-            return false;
-    }
-    return na == nb;
-}
+/* Subject relations: dt_subject_subset / dt_subject_overlap (shared). */
 
 static bool
 has_wildcard(const char *s)
@@ -483,12 +421,12 @@ has_wildcard(const char *s)
 static bool
 has_wildcard_token(const char *s)
 {
-    const char *tok[128];
-    size_t tl[128];
-    size_t nt = tokens(s, tok, tl, 128);
-    for (size_t i = 0; i < nt; i++)
-        if (tok_is(tok[i], tl[i], '*') || tok_is(tok[i], tl[i], '>'))
+    for (const char *t = s; *t; ) {
+        size_t n = strcspn(t, ".");
+        if (n == 1 && (t[0] == '*' || t[0] == '>'))
             return true;
+        t += n + (t[n] == '.');
+    }
     return false;
 }
 
@@ -505,7 +443,8 @@ valid_filter(const struct st_cons_stream *s, const char *f)
         const char *ss = s->subjects[i];
         if (ss == NULL)
             continue;
-        if (subject_subset(f, ss) || (wc && subject_subset(ss, f)))
+        if (dt_subject_subset(f, strlen(f), ss, strlen(ss)) ||
+            (wc && dt_subject_subset(ss, strlen(ss), f, strlen(f))))
             return true;
     }
     return false;
@@ -763,7 +702,8 @@ st_cons_check_add(const struct st_cons_set *set,
         for (uint32_t b = 0; set->count > 0 && b < set->nbuckets; b++) {
             for (const struct st_consumer *o = set->buckets[b]; o; o = o->hnext) {
                 if (o->cfg.filter == NULL
-                    || subject_overlap(o->cfg.filter, c->filter)) {
+                    || dt_subject_overlap(o->cfg.filter, strlen(o->cfg.filter),
+                                       c->filter, strlen(c->filter))) {
                     st_jserr_set(err, 400, 10100, "filtered consumer not unique on workqueue stream");
                     return -EINVAL;
                 }

@@ -161,7 +161,7 @@ st_seg_open_ro(struct st_store *st, uint64_t id, int flags)
     return openat(st->dirfd, name, flags | O_CLOEXEC);
 }
 
-static void
+void
 st_state_clear(struct st_store *st)
 {
     for (uint32_t i = 0; i < st->nsegs; i++)

@@ -1041,16 +1041,7 @@ st_reload(struct st_store *st)
     }
     st_wbuf_reset(st, st->wa);
     st_wbuf_reset(st, st->wf);
-    for (uint32_t i = 0; i < st->nsegs; i++)
-        st_seg_free(st, st->segs[i]);
-    st->nsegs = 0;
-    st->ndoomed = 0;
-    st->active = NULL;
-    st_index_free(&st->ix);
-    st->last_seq = 0;
-    st->last_ts = 0;
-    st->msgs = st->bytes = 0;
-    st->anchor = (struct st_anchor){ 0, 0, 0, 0 };
+    st_state_clear(st);
     st->fts_seq = 0;
     int rc = st_recover(st);
     if (rc < 0) {

@@ -216,6 +216,8 @@ int st_read_rec(struct st_store *st, struct st_seg *seg, uint64_t off,
 /* ---- st_recover.c -------------------------------------------------------- */
 
 int st_recover(struct st_store *st);
+/* Forget segments, index and counters (before recovering again). */
+void st_state_clear(struct st_store *st);
 /* Serialize the checkpoint of the current state into a new buffer. */
 int st_ckp_build(struct st_store *st, char **out, size_t *len);
 

@@ -23,7 +23,6 @@
 
 #define MS_NS 1000000ll
 #define ST_MAX_REPLICAS 5               /* StreamMaxReplicas */
-#define ST_MAX_TOKENS 256               /* subject tokens we compare */
 
 static int
 bad_json(struct st_jserr *err)
@@ -53,85 +52,10 @@ bad_cfg(struct st_jserr *err, const char *fmt, ...)
 
 /* ---- subjects ------------------------------------------------------------ */
 
-/* Split s into at most `max` tokens; returns the count, or max + 1 when
- * there are more. */
-static size_t
-tokens(const char *s, size_t n, const char **tok, size_t *tl, size_t max)
-{
-    size_t cnt = 0, start = 0;
-
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != '.')
-            continue;
-        if (cnt == max)
-            return max + 1;
-        tok[cnt] = s + start;
-        tl[cnt] = i - start;
-        cnt++;
-        start = i + 1;
-    }
-    return cnt;
-}
-
-static bool
-tok_is(const char *t, size_t n, char c)
-{
-    return n == 1 && t[0] == c;
-}
-
 bool
 st_stream_subjects_collide(const char *a, size_t an, const char *b, size_t bn)
 {
-    const char *ta[ST_MAX_TOKENS], *tb[ST_MAX_TOKENS];
-    size_t la[ST_MAX_TOKENS], lb[ST_MAX_TOKENS];
-    size_t na = tokens(a, an, ta, la, ST_MAX_TOKENS);
-    size_t nb = tokens(b, bn, tb, lb, ST_MAX_TOKENS);
-
-    if (an == bn && memcmp(a, b, an) == 0)
-        return true;
-    if (na > ST_MAX_TOKENS || nb > ST_MAX_TOKENS)
-        return true;                /* too deep to tell: say yes, refuse */
-    for (size_t i = 0; i < na && i < nb; i++) {
-        /* '>' matches one or more tokens: the other side has one here */
-        if (tok_is(ta[i], la[i], '>') || tok_is(tb[i], lb[i], '>'))
-            return true;
-        if (tok_is(ta[i], la[i], '*') || tok_is(tb[i], lb[i], '*'))
-            continue;
-        if (la[i] != lb[i] || memcmp(ta[i], tb[i], la[i]) != 0)
-            return false;
-    }
-    return na == nb;
-}
-
-/* Is every subject matched by `sub` also matched by `of`?  (nats-server's
- * subjectIsSubsetMatch.) */
-static bool
-subject_subset(const char *sub, size_t sn, const char *of, size_t on)
-{
-    const char *ts[ST_MAX_TOKENS], *to[ST_MAX_TOKENS];
-    size_t ls[ST_MAX_TOKENS], lo[ST_MAX_TOKENS];
-    size_t ns = tokens(sub, sn, ts, ls, ST_MAX_TOKENS);
-    size_t no = tokens(of, on, to, lo, ST_MAX_TOKENS);
-
-    if (ns > ST_MAX_TOKENS || no > ST_MAX_TOKENS)
-        return false;
-    for (size_t i = 0; i < no; i++) {
-        if (i >= ns || lo[i] == 0)
-            return false;
-        if (tok_is(to[i], lo[i], '>'))
-            return true;
-        if (ls[i] == 0 || tok_is(ts[i], ls[i], '>'))
-            return false;
-        if (tok_is(ts[i], ls[i], '*')) {
-            if (!tok_is(to[i], lo[i], '*'))
-                return false;
-            continue;
-        }
-        if (!tok_is(to[i], lo[i], '*')
-            && (ls[i] != lo[i] || memcmp(ts[i], to[i], ls[i]) != 0))
-            return false;
-    }
-    return ns == no;
+    return dt_subject_overlap(a, an, b, bn);
 }
 
 int
@@ -607,7 +531,7 @@ check_subjects(struct st_stream_config *c, struct st_jserr *err)
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->subjects[j], s) == 0)
                 return bad_cfg(err, "duplicate subjects detected");
-        if (subject_subset(s, n, api, sizeof(api) - 1))
+        if (dt_subject_subset(s, n, api, sizeof(api) - 1))
             return bad_cfg(err, "subjects overlap with jetstream api");
         if (!dt_subject_valid(s, n))
             return bad_cfg(err, "invalid subject");

@@ -128,9 +128,46 @@ test_matching(void)
     CHECK(dt_subject_matches("foo.bar", 3, "foo", 3));
 }
 
+static bool
+overlap(const char *a, const char *b)
+{
+    return dt_subject_overlap(a, strlen(a), b, strlen(b));
+}
+
+static bool
+subset(const char *sub, const char *of)
+{
+    return dt_subject_subset(sub, strlen(sub), of, strlen(of));
+}
+
+/* Stream subjects that collide, consumer filters inside a stream. */
+static void
+test_overlap_and_subset(void)
+{
+    CHECK(overlap("foo.bar", "foo.bar"));
+    CHECK(overlap("foo.*", "foo.bar"));
+    CHECK(overlap("foo.>", "*.bar.baz"));
+    CHECK(overlap("*.x", "y.*"));
+    CHECK(!overlap("foo.*", "foo.bar.baz"));
+    CHECK(!overlap("foo.bar", "foo.baz"));
+    CHECK(!overlap("foo", "foo.>"));    /* '>' needs one more token */
+    CHECK(overlap(">", "a.b.c.d.e.f.g.h.i.j.k"));
+
+    CHECK(subset("foo.bar", "foo.*"));
+    CHECK(subset("foo.*", "foo.*"));
+    CHECK(subset("foo.*.baz", "foo.>"));
+    CHECK(subset("foo.>", ">"));
+    CHECK(!subset("foo.*", "foo.bar"));
+    CHECK(!subset("foo.>", "foo.*"));
+    CHECK(!subset("foo", "foo.>"));
+    CHECK(!subset("foo.bar.baz", "foo.*"));
+    CHECK(!subset("foo..bar", "foo.*.bar")); /* empty tokens never match */
+}
+
 int
 main(int argc, char **argv)
 {
+    test_overlap_and_subset();
     test_valid_subjects();
     test_invalid_subjects();
     test_literal_subjects();
