@@ -45,9 +45,7 @@ static bool
 view_of(const struct shm_desc *d, struct shm_chunk *ch, struct gw_msg *v)
 {
     const struct shm_msg *m = shm_chunk_body(ch);
-    if (d->len < sizeof(*m) ||
-        sizeof(*m) + (uint64_t)m->subject_len + m->reply_len + m->hdr_len +
-        m->payload_len > d->len)
+    if (d->len < sizeof(*m) || shm_msg_size(m) > d->len)
         return false;
     const char *p = (const char *)(m + 1);
     v->subject = (struct gw_slice){ p, m->subject_len };

@@ -71,6 +71,8 @@ gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
     m->reply_len = op->reply.len;
     m->hdr_len = op->headers.len;
     m->payload_len = op->payload.len;
+    m->route_len = 0;
+    m->reserved = 0;
     char *p = gw_slice_put((char *)(m + 1), op->subject);
     p = gw_slice_put(p, op->reply);
     p = gw_slice_put(p, op->headers);

@@ -286,15 +286,18 @@ dispatch_pub(struct rt_router *r, unsigned src, struct shm_desc *d,
              struct shm_chunk *c)
 {
     const struct shm_msg *m = shm_chunk_body(c);
-    uint64_t need = sizeof(*m) + (uint64_t)m->subject_len + m->reply_len +
-                    m->hdr_len + m->payload_len;
-    if (d->len < sizeof(*m) || need > d->len) {
+    if (d->len < sizeof(*m) || shm_msg_size(m) > d->len) {
         dt_warn("malformed publish chunk from gateway %u", src);
         return;
     }
     const char *subject = (const char *)(m + 1);
+    uint32_t subject_len = m->subject_len;
+    if (m->route_len) {
+        subject += shm_msg_size(m) - sizeof(*m) - m->route_len;
+        subject_len = m->route_len;
+    }
     const struct rt_match *res = rt_sublist_match(r->sl, subject,
-                                                  m->subject_len);
+                                                  subject_len);
     bool no_echo = d->flags & SHM_DF_NO_ECHO;
     /* plain subscribers on the publisher's own gateway were served there */
     bool local_done = d->flags & SHM_DF_LOCAL_DONE;
@@ -461,6 +464,10 @@ rt_router_run(struct rt_router *r)
 {
     unsigned idle = 0, turns = 0;
     dt_child_ready(&r->ch);
+    /* a port asleep would notice this new router only at its next timer:
+     * wake them all so that they re-announce their subscriptions now */
+    for (unsigned g = 0; g < r->n_gw; g++)
+        shm_doorbell_ring(r->gw[g].db, r->gw[g].efd);
     while (!r->stop) {
         /* the clock once per 256 turns and after each sleep, not on
          * every turn (perf: 1.3% of the router) */
@@ -491,7 +498,7 @@ int
 rt_router_init(struct rt_router *r)
 {
     struct shm_header *hdr = r->ch.h.hdr;
-    r->n_gw = hdr->gateways;
+    r->n_gw = hdr->ports;   /* gateways and the storage process alike */
     r->max_conns = hdr->max_conns_per_gw;
     r->stats = shm_router_stats(&r->ch.h);
     r->db = shm_doorbell_of(&r->ch.h, 0);

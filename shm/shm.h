@@ -20,7 +20,10 @@
 CK_RING_PROTOTYPE(shm_desc, shm_desc)
 
 struct shm_layout_params {
-    uint32_t gateways;          /* 1..SHM_MAX_GATEWAYS */
+    uint32_t gateways;          /* client gateway workers, >= 1 */
+    uint32_t storage;           /* 1: one more port, for the storage
+                                   process; gateways + storage <=
+                                   SHM_MAX_GATEWAYS */
     uint32_t ring_size;         /* entries per ring, power of two >= 4 */
     uint64_t arena_size;        /* bytes per gateway arena, power of two */
     uint32_t max_conns_per_gw;
@@ -62,6 +65,7 @@ struct shm_doorbell *shm_doorbell_of(const struct shm_handle *h,
                                                             1+k = gateway k */
 struct shm_conn_slot *shm_conn_slots(const struct shm_handle *h, unsigned gw);
 struct shm_router_stats *shm_router_stats(const struct shm_handle *h);
+struct shm_js_stats *shm_js_stats(const struct shm_handle *h);
 
 /* ------------------------------------------------------------------ */
 /* Rings.

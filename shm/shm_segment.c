@@ -36,12 +36,14 @@ static uint64_t
 plan_layout(const struct shm_layout_params *p, struct shm_header *hdr)
 {
     uint64_t off = align_up(sizeof(struct shm_header), SHM_CACHELINE);
-    unsigned g = p->gateways;
+    unsigned g = p->gateways + p->storage;
 
     hdr->doorbells_off = off;
     off += (uint64_t)(1 + g) * sizeof(struct shm_doorbell);
     hdr->router_stats_off = off;
     off = align_up(off + sizeof(struct shm_router_stats), SHM_CACHELINE);
+    hdr->js_stats_off = off;
+    off = align_up(off + sizeof(struct shm_js_stats), SHM_CACHELINE);
     hdr->in_rings_off = off;
     off += (uint64_t)g * sizeof(struct shm_ring);
     hdr->out_rings_off = off;
@@ -79,6 +81,8 @@ fill_header(struct shm_header *hdr, const struct shm_layout_params *p,
     hdr->arena_hdr_size = sizeof(struct shm_arena);
     hdr->segment_size = size;
     hdr->gateways = p->gateways;
+    hdr->ports = p->gateways + p->storage;
+    hdr->storage_port = p->storage ? p->gateways : SHM_NO_PORT;
     hdr->ring_size = p->ring_size;
     hdr->arena_size = p->arena_size;
     hdr->max_conns_per_gw = p->max_conns_per_gw;
@@ -102,7 +106,8 @@ int
 shm_segment_create(const struct shm_layout_params *p, int *fd_out,
                    struct shm_handle *h)
 {
-    if (p->gateways == 0 || p->gateways > SHM_MAX_GATEWAYS ||
+    unsigned ports = p->gateways + (p->storage ? 1 : 0);
+    if (p->gateways == 0 || p->storage > 1 || ports > SHM_MAX_GATEWAYS ||
         !is_pow2(p->ring_size) || !is_pow2(p->arena_size) ||
         p->max_conns_per_gw == 0)
         return -EINVAL;
@@ -111,8 +116,8 @@ shm_segment_create(const struct shm_layout_params *p, int *fd_out,
     uint64_t off = plan_layout(p, &plan);
     uint64_t ring_bytes = align_up((uint64_t)p->ring_size *
                                    sizeof(struct shm_desc), 4096);
-    uint64_t size = off + 2ull * p->gateways * ring_bytes +
-                    (uint64_t)p->gateways * p->arena_size;
+    uint64_t size = off + 2ull * ports * ring_bytes +
+                    (uint64_t)ports * p->arena_size;
 
     int fd = memfd_create("dialtone-fabric", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd == -1) {
@@ -135,13 +140,13 @@ shm_segment_create(const struct shm_layout_params *p, int *fd_out,
 
     memcpy(h->hdr, &plan, sizeof(plan));
     fill_header(h->hdr, p, size);
-    for (unsigned g = 0; g < p->gateways; g++) {
+    for (unsigned g = 0; g < ports; g++) {
         init_ring(shm_in_ring(h, g), off, p->ring_size);
         off += ring_bytes;
         init_ring(shm_out_ring(h, g), off, p->ring_size);
         off += ring_bytes;
     }
-    for (unsigned g = 0; g < p->gateways; g++) {
+    for (unsigned g = 0; g < ports; g++) {
         struct shm_arena *a = shm_arena_of(h, g);
         a->size = p->arena_size;
         a->data_off = off;
@@ -167,7 +172,9 @@ check_header(const struct shm_header *hdr, uint64_t size)
         hdr->arena_hdr_size != sizeof(struct shm_arena))
         return -EPROTONOSUPPORT;
     if (hdr->segment_size != size || hdr->gateways == 0 ||
-        hdr->gateways > SHM_MAX_GATEWAYS)
+        hdr->ports < hdr->gateways || hdr->ports > SHM_MAX_GATEWAYS ||
+        (hdr->storage_port != SHM_NO_PORT &&
+         hdr->storage_port >= hdr->ports))
         return -EBADMSG;
     return 0;
 }
@@ -239,4 +246,10 @@ struct shm_router_stats *
 shm_router_stats(const struct shm_handle *h)
 {
     return (struct shm_router_stats *)(h->base + h->hdr->router_stats_off);
+}
+
+struct shm_js_stats *
+shm_js_stats(const struct shm_handle *h)
+{
+    return (struct shm_js_stats *)(h->base + h->hdr->js_stats_off);
 }

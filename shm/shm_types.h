@@ -10,9 +10,11 @@
  *
  * Segment map (offsets recorded in shm_header.toc, in this order):
  *   shm_header            magic, versions, generations, settings
- *   shm_doorbell[]        one per consumer process (router, gateway k)
+ *   shm_doorbell[]        one per consumer process (router, port k)
  *   shm_router_stats      written by the router, read by monitoring
- *   per gateway k:
+ *   shm_js_stats          written by the storage process (JetStream)
+ *   per port k (gateway workers 0..gateways-1, then the storage process
+ *   when JetStream is on; the router treats every port alike):
  *     shm_ring  in[k]     gateway k -> router     (SPSC, descriptors)
  *     shm_ring  out[k]    router    -> gateway k  (SPSC, descriptors)
  *     shm_arena arena[k]  payload chunks produced by gateway k
@@ -27,9 +29,10 @@
 #include <ck_ring.h>
 
 #define SHM_MAGIC           0x44544f4e45464142ULL /* "DTONEFAB" */
-#define SHM_LAYOUT_VERSION  3u
+#define SHM_LAYOUT_VERSION  5u
 #define SHM_CACHELINE       128   /* x86 adjacent-line prefetch pairs lines */
-#define SHM_MAX_GATEWAYS    64
+#define SHM_MAX_GATEWAYS    64    /* ports, storage included */
+#define SHM_NO_PORT         0xffffffffu
 #define SHM_NAME_MAX        64
 #define SHM_AUTH_MAX        256
 
@@ -96,15 +99,27 @@ static_assert(sizeof(struct shm_chunk) == 16, "chunk header");
                                         is misread only if a restart
                                         falls exactly then. */
 
-/* Body of a SHM_D_PUB chunk: a message as published. */
+/* Body of a SHM_D_PUB chunk: a message as published.  route: when set,
+ * the subject the router matches instead of `subject`, which is then only
+ * what subscribers see (JetStream delivers a stream message, subject and
+ * all, to a consumer's deliver subject or a pull request's inbox). */
 struct shm_msg {
     uint32_t subject_len;
     uint32_t reply_len;
     uint32_t hdr_len;       /* 0 = no headers; else includes final CRLFCRLF */
     uint32_t payload_len;
-    /* followed by subject, reply, headers, payload bytes, no NULs */
+    uint32_t route_len;     /* 0 = route by subject */
+    uint32_t reserved;
+    /* followed by subject, reply, headers, payload, route bytes, no NULs */
 };
-static_assert(sizeof(struct shm_msg) == 16, "msg header");
+static_assert(sizeof(struct shm_msg) == 24, "msg header");
+
+static inline uint64_t
+shm_msg_size(const struct shm_msg *m)
+{
+    return sizeof(*m) + (uint64_t)m->subject_len + m->reply_len +
+           m->hdr_len + m->payload_len + m->route_len;
+}
 
 struct shm_arena {
     /* producer line */
@@ -204,10 +219,27 @@ struct shm_settings {
     uint32_t gateways;            /* gateway worker processes */
     uint32_t debug;
     uint32_t trace;
-    uint32_t reserved;
+    uint32_t jetstream;           /* 1: run the storage process */
     uint64_t start_ns;            /* CLOCK_REALTIME at master start */
     char config_file[256];
     char http_host[SHM_NAME_MAX]; /* monitoring bind address */
+    int64_t js_sync_ms;           /* fsync period; SHM_JS_SYNC_ALWAYS:
+                                     before every ack */
+    int64_t js_max_memory;        /* bytes; 0 = not limited */
+    int64_t js_max_store;
+};
+
+#define SHM_JS_SYNC_ALWAYS (-1)
+
+/* ------------------------------------------------------------------ */
+/* JetStream statistics, for /jsz and /varz (writer: storage process).  */
+
+struct shm_js_stats {
+    _Atomic uint64_t streams, consumers, messages, bytes;
+    _Atomic uint64_t memory, store;
+    _Atomic uint64_t api_total, api_errors;
+    _Atomic uint64_t updated_ns;  /* CLOCK_REALTIME of the last update */
+    uint8_t pad[SHM_CACHELINE - 72];
 };
 
 /* ------------------------------------------------------------------ */
@@ -237,22 +269,25 @@ struct shm_header {
     uint32_t cacheline;           /* master: CK_MD_CACHELINE at build */
     uint32_t desc_size, ring_hdr_size, conn_slot_size, arena_hdr_size;
     uint64_t segment_size;        /* master */
-    uint32_t gateways;            /* master */
+    uint32_t gateways;            /* master: client gateway workers */
+    uint32_t ports;               /* master: gateways (+1 with JetStream) */
+    uint32_t storage_port;        /* master: its port, or SHM_NO_PORT */
     uint32_t ring_size;           /* master: entries per ring */
     uint64_t arena_size;          /* master: bytes per gateway arena */
     uint32_t max_conns_per_gw;    /* master */
     uint32_t master_pid;          /* master */
     /* table of contents: segment offsets, master */
-    uint64_t doorbells_off;       /* shm_doorbell[1 + gateways], router first */
+    uint64_t doorbells_off;       /* shm_doorbell[1 + ports], router first */
     uint64_t router_stats_off;
-    uint64_t in_rings_off;        /* shm_ring[gateways] */
-    uint64_t out_rings_off;       /* shm_ring[gateways] */
-    uint64_t arenas_off;          /* shm_arena[gateways] */
-    uint64_t conns_off;           /* shm_conn_slot[gateways][max_conns] */
+    uint64_t js_stats_off;
+    uint64_t in_rings_off;        /* shm_ring[ports] */
+    uint64_t out_rings_off;       /* shm_ring[ports] */
+    uint64_t arenas_off;          /* shm_arena[ports] */
+    uint64_t conns_off;           /* shm_conn_slot[ports][max_conns] */
     uint8_t pad0[SHM_CACHELINE];
     /* generations: bumped by the master on each (re)start of a child */
     _Atomic uint32_t router_gen;
-    _Atomic uint32_t gateway_gen[SHM_MAX_GATEWAYS];
+    _Atomic uint32_t gateway_gen[SHM_MAX_GATEWAYS]; /* per port */
     _Atomic uint64_t next_cid;    /* any gateway: fetch_add for client ids */
     _Atomic uint32_t num_conns;   /* gateways: open client connections */
     _Atomic uint32_t shutting_down; /* master */
