@@ -151,6 +151,48 @@ const struct mst_option mst_option_table[] = {
       .change = MST_CHANGE_HOT, .section = MST_SEC_LOGGING,
       .help = "Debug and trace" },
 
+    /* ---- jetstream ---- */
+    { .keys = {"jetstream"}, .flags = {"js", "jetstream"},
+      .type = MST_OT_BOOL, SHM(jetstream), .min = 0, .max = 1,
+      .flags_mask = MST_OF_JS_BLOCK, .owner = MST_SUB_ALL,
+      .change = MST_CHANGE_RESTART, .section = MST_SEC_JETSTREAM,
+      .help = "Enable JetStream functionality" },
+    { .keys = {"store_dir", "storedir"}, .parent = "jetstream",
+      .flags = {"sd", "store_dir"}, .arg = "dir", .type = MST_OT_STRING,
+      SHM(store_dir), .def_str = "/tmp/nats", .owner = MST_SUB_STORAGE,
+      .change = MST_CHANGE_SUBSYS, .section = MST_SEC_JETSTREAM,
+      .help = "Set the storage directory" },
+    { .keys = {"max_memory_store", "max_mem_store", "max_mem"},
+      .parent = "jetstream", .type = MST_OT_INT, SHM(js_max_memory),
+      .def = 0, .min = -1, .max = INT64_MAX, .owner = MST_SUB_STORAGE,
+      .change = MST_CHANGE_SUBSYS, .section = MST_SEC_JETSTREAM,
+      .help = "Bytes memory streams may hold (default: not limited)" },
+    { .keys = {"max_file_store", "max_file"}, .parent = "jetstream",
+      .type = MST_OT_INT, SHM(js_max_store), .def = 0, .min = -1,
+      .max = INT64_MAX, .owner = MST_SUB_STORAGE,
+      .change = MST_CHANGE_SUBSYS, .section = MST_SEC_JETSTREAM,
+      .help = "Bytes file streams may hold (default: not limited)" },
+    { .keys = {"sync_interval", "sync"}, .parent = "jetstream",
+      .type = MST_OT_DURATION, SHM(js_sync_ms), .def = MS(120),
+      .min = SHM_JS_SYNC_ALWAYS, .max = DUR_MAX,
+      .flags_mask = MST_OF_ZERO_DEFAULT | MST_OF_ALWAYS,
+      .owner = MST_SUB_STORAGE, .change = MST_CHANGE_SUBSYS,
+      .section = MST_SEC_JETSTREAM,
+      .help = "fsync period, or \"always\": before every ack "
+              "(default: 2m)" },
+    { .keys = {"enabled", "enable"}, .parent = "jetstream",
+      .type = MST_OT_BOOL, .home = MST_HOME_NONE, .min = 0, .max = 1,
+      .owner = MST_SUB_ALL, .change = MST_CHANGE_RESTART,
+      .section = MST_SEC_JETSTREAM, .help = "false: JetStream stays off" },
+    { REFUSE(.keys = {"domain"}, .parent = "jetstream",
+             .feature = "JetStream domains") },
+    { REFUSE(.keys = {"cipher", "key", "ek", "encryption_key"},
+             .parent = "jetstream", .feature = "encryption at rest") },
+    { REFUSE(.keys = {"unique_tag", "max_outstanding_catchup"},
+             .parent = "jetstream", .feature = "JetStream clustering") },
+    { REFUSE(.keys = {"limits"}, .parent = "jetstream",
+             .feature = "JetStream server limits") },
+
     /* ---- authorization ---- */
     { .keys = {"authorization"}, .type = MST_OT_BLOCK,
       .owner = MST_SUB_GATEWAY, .change = MST_CHANGE_HOT,
@@ -209,10 +251,6 @@ const struct mst_option mst_option_table[] = {
       .section = MST_SEC_COMMON, .help = "Show version" },
 
     /* ---- nats-server features Dialtone does not have yet ---- */
-    { REFUSE(.keys = {"jetstream"}, .flags = {"js", "jetstream"},
-             .feature = "JetStream", .flags_mask = MST_OF_OFF_OK) },
-    { REFUSE(.keys = {"store_dir", "storedir"}, .flags = {"sd", "store_dir"},
-             .feature = "JetStream storage") },
     { REFUSE(.keys = {"default_js_domain"}, .feature = "JetStream domains") },
     { REFUSE(.keys = {"tls"}, .flags = {"tls", "tlsverify"}, .feature = "TLS",
              .flags_mask = MST_OF_OFF_OK) },
@@ -671,6 +709,11 @@ apply_duration_node(struct stage *st, const struct mst_option *r,
     int64_t ms;
     switch (n->type) {
     case MST_CONF_STRING:
+        if ((r->flags_mask & MST_OF_ALWAYS) &&
+            strcasecmp(n->str, "always") == 0) {
+            ms = -1;
+            break;
+        }
         if (parse_duration_ms(n->str, &ms, msg, sizeof(msg)) < 0)
             return fail(st, origin, "error parsing %s: %s", row_name(r), msg);
         break;
@@ -769,6 +812,30 @@ apply_auth_block(struct stage *st, const struct mst_conf_node *n,
     return 0;
 }
 
+/* jetstream: true | enabled | disabled | { store_dir: ..., ... } */
+static int
+apply_js_node(struct stage *st, const struct mst_option *r,
+              const struct mst_conf_node *n, const char *origin)
+{
+    if (n->type != MST_CONF_MAP) {
+        bool on = n->type == MST_CONF_STRING &&
+                  (strcasecmp(n->str, "enabled") == 0 ||
+                   strcasecmp(n->str, "true") == 0);
+        if (!on && !node_is_off(n) && n->type != MST_CONF_BOOL)
+            return wrong_type(st, r, n, origin, "a boolean or a map");
+        stage_set(st, r, on || (n->type == MST_CONF_BOOL && n->b), origin);
+        return 0;
+    }
+    int rc = apply_map(st, n, "jetstream");
+    if (rc < 0)
+        return rc;
+    const struct mst_conf_node *en = mst_conf_get(n, "enabled");
+    if (en == NULL)
+        en = mst_conf_get(n, "enable");
+    stage_set(st, r, !(en != NULL && node_is_off(en)), origin);
+    return 0;
+}
+
 static int
 apply_map(struct stage *st, const struct mst_conf_node *map,
           const char *parent)
@@ -791,7 +858,9 @@ apply_map(struct stage *st, const struct mst_conf_node *map,
                         "supported by Dialtone yet", parent ? parent : "",
                         parent ? "." : "", n->key, r->feature);
         }
-        if (r->type == MST_OT_BLOCK) {
+        if (r->flags_mask & MST_OF_JS_BLOCK) {
+            rc = apply_js_node(st, r, n, origin);
+        } else if (r->type == MST_OT_BLOCK) {
             if (n->type != MST_CONF_MAP)
                 return wrong_type(st, r, n, origin, "a map");
             rc = apply_auth_block(st, n, origin);
@@ -1097,6 +1166,10 @@ cross_checks(struct stage *st)
                     "max_control_line + 64 (%llu) so that any message fits",
                     (unsigned long long)o->arena_bytes,
                     (unsigned long long)need);
+    if (o->s.jetstream && o->gateway_workers >= SHM_MAX_GATEWAYS)
+        return fail(st, st->origin[row_index(row_by_name("gateway_workers"))],
+                    "gateway_workers can be at most %d with JetStream on",
+                    SHM_MAX_GATEWAYS - 1);
     return 0;
 }
 
@@ -1269,6 +1342,7 @@ mst_options_new_server_id(char *buf, size_t len)
 static const char *const section_title[] = {
     [MST_SEC_SERVER] = "Server Options",
     [MST_SEC_LOGGING] = "Logging Options",
+    [MST_SEC_JETSTREAM] = "JetStream Options",
     [MST_SEC_AUTH] = "Authorization Options",
     [MST_SEC_DIALTONE] = "Dialtone Options",
     [MST_SEC_COMMON] = "Common Options",

@@ -16,7 +16,7 @@
  *   nats-server reports as warnings (e.g. `ping_interval: 30` instead of
  *   "30s") land in o->warnings; under -t they are errors, as in
  *   nats-server.
- *   Features Dialtone does not have yet (JetStream, TLS, clustering, ...)
+ *   Features Dialtone does not have yet (TLS, clustering, ...)
  *   are refused by name in the file and on the command line, never
  *   ignored; keys nats-server does not know are errors ("unknown field"),
  *   as they are in nats-server.
@@ -80,6 +80,7 @@ enum mst_subsys {
     MST_SUB_MASTER,
     MST_SUB_GATEWAY,
     MST_SUB_ROUTER,
+    MST_SUB_STORAGE,
     MST_SUB_ALL,
 };
 
@@ -94,6 +95,7 @@ enum mst_change {
 enum mst_opt_section {
     MST_SEC_SERVER,
     MST_SEC_LOGGING,
+    MST_SEC_JETSTREAM,
     MST_SEC_AUTH,
     MST_SEC_DIALTONE,
     MST_SEC_COMMON,
@@ -110,6 +112,10 @@ enum mst_opt_section {
                                        bcrypt hashes are refused */
 #define MST_OF_NORANDOM     0x40u   /* -1 (random port) is refused */
 #define MST_OF_NCPU         0x80u   /* 0 = number of online CPUs */
+#define MST_OF_JS_BLOCK     0x100u  /* BOOL in flags; in the file also a
+                                       block of options (jetstream {}) */
+#define MST_OF_ALWAYS       0x200u  /* DURATION: "always" is accepted,
+                                       stored as -1 (sync_interval) */
 
 #define MST_OPT_MAX_NAMES   4
 

@@ -85,8 +85,8 @@ static void
 test_refused_features(const char *bin)
 {
     static const char *const flags[][3] = {
-        { "-js", NULL }, { "--tls", NULL }, { "--routes", "nats://x:1" },
-        { "--cluster", "nats://127.0.0.1:1" }, { "-sd", "/tmp/x" },
+        { "--tls", NULL }, { "--routes", "nats://x:1" },
+        { "--cluster", "nats://127.0.0.1:1" }, { "-ms", "8443" },
     };
     char out[8192];
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {

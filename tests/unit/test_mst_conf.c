@@ -730,11 +730,10 @@ static void
 test_refused_keys(void)
 {
     static const struct { const char *conf, *want; } cases[] = {
-        {"jetstream: enabled\n", "config key 'jetstream' (JetStream) is not "
-                                 "supported by Dialtone yet"},
-        {"jetstream {}\n", "'jetstream' (JetStream)"},
-        {"jetstream: true\n", "'jetstream' (JetStream)"},
-        {"store_dir: /x\n", "(JetStream storage)"},
+        {"jetstream { domain: hub }\n", "config key 'jetstream.domain' "
+                                          "(JetStream domains) is not "
+                                          "supported by Dialtone yet"},
+        {"jetstream { cipher: aes }\n", "(encryption at rest)"},
         {"tls { cert_file: x }\n", "'tls' (TLS)"},
         {"cluster { port: 6222 }\n", "'cluster' (clustering)"},
         {"gateway { name: x }\n", "'gateway' (super-cluster gateways)"},
@@ -839,10 +838,6 @@ static void
 test_refused_flags(void)
 {
     static const char *const cases[][2] = {
-        {"-js", "flag -js (JetStream) is not supported by Dialtone yet"},
-        {"--jetstream", "flag --jetstream (JetStream)"},
-        {"-sd=/x", "flag -sd (JetStream storage)"},
-        {"--store_dir", "flag --store_dir (JetStream storage)"},
         {"--tls", "flag --tls (TLS)"},
         {"--tlscert=c.pem", "flag --tlscert (TLS)"},
         {"--routes", "flag --routes (clustering)"},
@@ -865,7 +860,48 @@ test_refused_flags(void)
     /* Refused even as the last argument, without the value it takes. */
     load_fails(NULL, "flag --routes (clustering) is not supported",
                "--routes", NULL);
-    load_fails(NULL, "flag -sd (JetStream storage)", "-D", "-sd");
+    load_fails(NULL, "flag needs an argument: -sd", "-D", "-sd");
+}
+
+/* JetStream: -js/-sd, and the jetstream key as a switch or a block. */
+static void
+test_jetstream(void)
+{
+    struct mst_options o;
+    load_ok(&o, NULL, NULL, NULL, NULL);
+    CHECK(o.s.jetstream == 0 && strcmp(o.s.store_dir, "/tmp/nats") == 0);
+    CHECK(o.s.js_sync_ms == 120000);
+    load_ok(&o, NULL, "-js", "-sd=/data/js", NULL);
+    CHECK(o.s.jetstream == 1 && strcmp(o.s.store_dir, "/data/js") == 0);
+    load_ok(&o, "jetstream: enabled\n", NULL, NULL, NULL);
+    CHECK(o.s.jetstream == 1);
+    load_ok(&o, "jetstream: true\n", NULL, NULL, NULL);
+    CHECK(o.s.jetstream == 1);
+    load_ok(&o, "jetstream: disabled\n", NULL, NULL, NULL);
+    CHECK(o.s.jetstream == 0);
+    load_ok(&o, "jetstream {}\n", NULL, NULL, NULL);
+    CHECK(o.s.jetstream == 1);
+    load_ok(&o, "jetstream { enabled: false, store_dir: /x }\n", NULL, NULL,
+            NULL);
+    CHECK(o.s.jetstream == 0);
+    load_ok(&o, "jetstream {\n  store_dir: \"/var/lib/js\"\n"
+            "  max_memory_store: 1GB\n  max_file_store: 10GB\n"
+            "  sync_interval: always\n}\n", NULL, NULL, NULL);
+    CHECK(o.s.jetstream == 1 && strcmp(o.s.store_dir, "/var/lib/js") == 0);
+    CHECK(o.s.js_max_memory == 1LL << 30 && o.s.js_max_store == 10LL << 30);
+    CHECK(o.s.js_sync_ms == SHM_JS_SYNC_ALWAYS);
+    load_ok(&o, "jetstream { sync_interval: \"30s\", max_mem: 1024 }\n",
+            NULL, NULL, NULL);
+    CHECK(o.s.js_sync_ms == 30000 && o.s.js_max_memory == 1024);
+    /* flags beat the file */
+    load_ok(&o, "jetstream { store_dir: /a }\n", "-sd", "/b", NULL);
+    CHECK(strcmp(o.s.store_dir, "/b") == 0);
+    load_fails("jetstream { sync_interval: \"often\" }\n",
+               "error parsing sync_interval", NULL, NULL);
+    load_fails("jetstream { no_such: 1 }\n", "unknown field \"no_such\"",
+               NULL, NULL);
+    load_fails("jetstream: 5\n", "jetstream must be a boolean or a map",
+               NULL, NULL);
 }
 
 static void
@@ -977,7 +1013,9 @@ test_usage(void)
     CHECK_CONTAINS(text, "--gateway_workers <n>");
     CHECK_CONTAINS(text, "-DV");
     CHECK_CONTAINS(text, "Not supported by Dialtone yet");
-    CHECK_CONTAINS(text, "--jetstream");
+    CHECK_CONTAINS(text, "JetStream Options:");
+    CHECK_CONTAINS(text, "-js, --jetstream");
+    CHECK_CONTAINS(text, "-sd, --store_dir <dir>");
     free(text);
 }
 
@@ -1007,6 +1045,7 @@ main(int argc, char **argv)
     test_refused_keys();
     test_flags();
     test_refused_flags();
+    test_jetstream();
     test_precedence();
     test_table_and_compare();
     test_usage();
