@@ -102,6 +102,7 @@ st_outbox_add(struct st_outbox *o, enum st_out_kind kind, const char *subj,
     r->hdr_len = (uint32_t)hdr_len;
     r->data_off = r->hdr_off + (uint32_t)hdr_len;
     r->data_len = (uint32_t)data_len;
+    r->msubj_off = r->msubj_len = 0;
     char *p = o->bytes.data + base;
     if (subj_len)
         memcpy(p, subj, subj_len);
@@ -113,6 +114,19 @@ st_outbox_add(struct st_outbox *o, enum st_out_kind kind, const char *subj,
         memcpy(p + subj_len + reply_len + hdr_len, data, data_len);
     o->bytes.len = base + total;
     o->n++;
+    return 0;
+}
+
+int
+st_outbox_set_subject(struct st_outbox *o, const char *subj, size_t len)
+{
+    if (o == NULL || o->n == 0)
+        return -EINVAL;
+    size_t base = o->bytes.len;
+    if (dt_buf_append(&o->bytes, subj, len) < 0)
+        return -ENOBUFS;
+    o->rec[o->n - 1].msubj_off = (uint32_t)base;
+    o->rec[o->n - 1].msubj_len = (uint32_t)len;
     return 0;
 }
 
@@ -778,6 +792,8 @@ deliver_one(struct st_consumer *c, int64_t now, struct st_outbox *out,
         return -ENOBUFS;
     rc = st_outbox_add(out, ST_OUT_MSG, to, to_len, ack, (size_t)an, hdr,
                        hdr_len, data, data_len, k.m.seq);
+    if (rc == 0)
+        rc = st_outbox_set_subject(out, k.m.subj, k.m.subj_len);
     if (rc < 0)
         return rc;
     int64_t psz = (int64_t)(to_len + (size_t)an + hdr_len + data_len);

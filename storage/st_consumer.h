@@ -104,6 +104,9 @@ struct st_out_rec {
     uint32_t reply_off, reply_len;      /* reply_len 0 = no reply */
     uint32_t hdr_off, hdr_len;          /* hdr_len 0 = no headers */
     uint32_t data_off, data_len;
+    uint32_t msubj_off, msubj_len;  /* ST_OUT_MSG: the message's own
+                                     * subject, what the receiver sees;
+                                     * subj is where it goes */
     uint64_t sseq;          /* ST_OUT_MSG: the stream sequence */
 };
 
@@ -127,6 +130,8 @@ int st_outbox_add(struct st_outbox *o, enum st_out_kind kind,
                   const char *reply, size_t reply_len,
                   const void *hdr, size_t hdr_len,
                   const void *data, size_t data_len, uint64_t sseq);
+/* Give the last record its own subject (msubj): -ENOBUFS when full. */
+int st_outbox_set_subject(struct st_outbox *o, const char *subj, size_t len);
 /* Would `recs` records of `bytes` bytes in total still fit? */
 bool st_outbox_room(const struct st_outbox *o, uint32_t recs, size_t bytes);
 

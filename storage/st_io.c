@@ -146,7 +146,8 @@ static const struct st_io_ops st_uring_ops = {
 /* Strongest setup flags first: DEFER_TASKRUN (6.1) runs completion work
  * only when we ask for events, COOP_TASKRUN (5.19) avoids IPIs. */
 static int
-st_uring_init(struct io_uring *ring, unsigned entries, const char **mode)
+st_uring_init(struct io_uring *ring, unsigned entries, bool defer,
+              const char **mode)
 {
     static const struct {
         unsigned flags;
@@ -158,7 +159,8 @@ st_uring_init(struct io_uring *ring, unsigned entries, const char **mode)
         { 0, "plain" },
     };
     int rc = -EINVAL;
-    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+    for (size_t i = defer ? 0 : 1; i < sizeof(tries) / sizeof(tries[0]);
+         i++) {
         struct io_uring_params p;
         memset(&p, 0, sizeof(p));
         p.flags = tries[i].flags;
@@ -194,6 +196,12 @@ st_uring_probe(struct io_uring *ring)
 int
 st_io_open_uring(struct st_io **out, unsigned entries)
 {
+    return st_io_open_uring_efd(out, entries, -1);
+}
+
+int
+st_io_open_uring_efd(struct st_io **out, unsigned entries, int efd)
+{
     *out = NULL;
     if (entries == 0)
         entries = ST_IO_DEFAULT_ENTRIES;
@@ -201,15 +209,20 @@ st_io_open_uring(struct st_io **out, unsigned entries)
     if (u == NULL)
         return -ENOMEM;
     const char *mode = "";
-    int rc = st_uring_init(&u->ring, entries, &mode);
+    /* deferred task work posts completions only when we enter the
+     * kernel, so an eventfd would not wake a sleeping loop */
+    int rc = st_uring_init(&u->ring, entries, efd < 0, &mode);
     if (rc < 0) {
         dt_debug("io_uring_queue_init_params() failed: %s", strerror(-rc));
         free(u);
         return rc;
     }
     rc = st_uring_probe(&u->ring);
+    if (rc == 0 && efd >= 0)
+        rc = io_uring_register_eventfd(&u->ring, efd);
     if (rc < 0) {
-        dt_error("io_uring lacks WRITE or FSYNC: storage cannot run");
+        dt_error("io_uring lacks WRITE or FSYNC, or eventfd registration "
+                 "failed: storage cannot run");
         st_uring_destroy(u);
         return rc;
     }

@@ -29,6 +29,9 @@ struct st_io;
  * refuses (-EOPNOTSUPP) a kernel without WRITE and FSYNC ops.  -ENOSYS or
  * -EPERM when io_uring is unavailable (tests exit 77 then). */
 int st_io_open_uring(struct st_io **out, unsigned entries);
+/* The same, and every completion also writes to the eventfd `efd`, so a
+ * loop can sleep in epoll until storage I/O finishes (efd < 0: none). */
+int st_io_open_uring_efd(struct st_io **out, unsigned entries, int efd);
 
 /* Any backend: `ops` must outlive the context; `be` is owned from now
  * on, even when this fails.  `slots` bounds ops in flight (0 = 256). */

@@ -1,0 +1,988 @@
+/*
+ * test_st_js.c -- unit tests for the JetStream engine (storage/st_js.c,
+ * st_js_pub.c, st_js_run.c) driven as the storage process would drive
+ * it: messages in through st_js_on_msg(), completions through
+ * st_io_poll(), then st_js_run(); everything it sends is recorded by a
+ * fake port.  Covers: the API subscriptions, stream create/delete and
+ * their subject subscriptions, PubAck only after the store reported
+ * the write durable, Nats-Msg-Id duplicates, sealed and limit errors,
+ * pull consumers (batch, $JS.ACK reply subjects, +ACK and the ack
+ * floor, no_wait 404), push delivery (routed to the deliver subject,
+ * showing the stream subject), redelivery at the deadline, workqueue
+ * and interest retention (including a consumer delete), replies held
+ * until a durable create is flushed, stream subject changes, API
+ * counters and stats, close + reopen (messages and durable consumer
+ * positions survive), the port refusing publishes (-ENOBUFS): later
+ * delivery in order, a burst that finds the store buffers busy (queued,
+ * all stored in order), interval sync and memory streams.
+ *
+ * NOTES
+ *   Real io_uring (exit 77 without it), sync "always" (the last test:
+ *   interval); a temp dir under $TMPDIR or /tmp removed at the end.
+ *   Replies are checked member by member (parsed with dt_json), PubAcks
+ *   byte for byte (stable: nats-server's "{"stream":"S", "seq":1}").
+ *   The tests share one engine and build on each other's streams, in
+ *   the order main() runs them.
+ */
+#include "dt_check.h"
+#include "dt_json.h"
+#include "dt_subject.h"
+#include "st_ack.h"
+#include "st_io.h"
+#include "st_js.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SEC 1000000000ll
+#define T0 (1700000000ll * SEC)
+
+/* ---- the fake port ------------------------------------------------------- */
+
+#define MAX_PUBS 4096
+#define MAX_SUBS 256
+
+struct pubrec {
+    char *subj, *reply, *hdr, *data;
+    char *msubj;                /* deliveries: the subject shown */
+};
+
+struct subrec {
+    uint32_t id;
+    char *subject;
+    bool active;
+};
+
+static struct pubrec pubs[MAX_PUBS];
+static size_t npubs;
+static struct subrec subs[MAX_SUBS];
+static size_t nsubs;
+static bool refuse;             /* publish answers -ENOBUFS */
+static unsigned refused;
+
+static char *
+dupn(const void *p, size_t n)
+{
+    char *s = malloc(n + 1);
+
+    if (n)
+        memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+static int
+port_publish(void *arg, const char *subj, size_t sl, const char *reply,
+             size_t rl, const void *hdr, size_t hl, const void *data,
+             size_t dl)
+{
+    (void)arg;
+    if (refuse) {
+        refused++;
+        return -ENOBUFS;
+    }
+    if (npubs == MAX_PUBS)
+        return -ENOBUFS;
+    pubs[npubs].subj = dupn(subj, sl);
+    pubs[npubs].reply = dupn(reply, rl);
+    pubs[npubs].hdr = dupn(hdr, hl);
+    pubs[npubs].data = dupn(data, dl);
+    pubs[npubs].msubj = NULL;
+    npubs++;
+    return 0;
+}
+
+static int
+port_deliver(void *arg, const char *subj, size_t sl, const char *route,
+             size_t tl, const char *reply, size_t rl, const void *hdr,
+             size_t hl, const void *data, size_t dl)
+{
+    int rc = port_publish(arg, route, tl, reply, rl, hdr, hl, data, dl);
+
+    if (rc == 0)
+        pubs[npubs - 1].msubj = dupn(subj, sl);
+    return rc;
+}
+
+static int
+port_subscribe(void *arg, uint32_t id, const char *subject, size_t len)
+{
+    (void)arg;
+    for (size_t i = 0; i < nsubs; i++)
+        if (subs[i].id == id && subs[i].active)
+            return 0;               /* a new announcement */
+    if (nsubs == MAX_SUBS)
+        return -ENOBUFS;
+    subs[nsubs].id = id;
+    subs[nsubs].subject = dupn(subject, len);
+    subs[nsubs].active = true;
+    nsubs++;
+    return 0;
+}
+
+static int
+port_unsubscribe(void *arg, uint32_t id)
+{
+    (void)arg;
+    for (size_t i = 0; i < nsubs; i++)
+        if (subs[i].id == id)
+            subs[i].active = false;
+    return 0;
+}
+
+static const struct st_js_port port = {
+    .publish = port_publish,
+    .subscribe = port_subscribe,
+    .unsubscribe = port_unsubscribe,
+    .deliver = port_deliver,
+};
+
+static void
+pubs_clear(void)
+{
+    for (size_t i = 0; i < npubs; i++) {
+        free(pubs[i].subj);
+        free(pubs[i].reply);
+        free(pubs[i].hdr);
+        free(pubs[i].data);
+        free(pubs[i].msubj);
+    }
+    npubs = 0;
+}
+
+static void
+subs_clear(void)
+{
+    for (size_t i = 0; i < nsubs; i++)
+        free(subs[i].subject);
+    nsubs = 0;
+}
+
+/* The active subscription id for exactly `subject` (0: none). */
+static uint32_t
+sub_id(const char *subject)
+{
+    for (size_t i = 0; i < nsubs; i++)
+        if (subs[i].active && strcmp(subs[i].subject, subject) == 0)
+            return subs[i].id;
+    return 0;
+}
+
+/* The active stream subscription whose subject matches `subj`. */
+static uint32_t
+stream_sub(const char *subj)
+{
+    for (size_t i = 0; i < nsubs; i++)
+        if (subs[i].active && subs[i].id >= ST_JS_SUB_STREAMS
+            && dt_subject_matches(subs[i].subject, strlen(subs[i].subject),
+                                  subj, strlen(subj)))
+            return subs[i].id;
+    return 0;
+}
+
+/* Index of the n-th (0-based) publish to `subj` since `from` (-1 none). */
+static long
+find_pub(const char *subj, size_t from, unsigned n)
+{
+    for (size_t i = from; i < npubs; i++)
+        if (strcmp(pubs[i].subj, subj) == 0 && n-- == 0)
+            return (long)i;
+    return -1;
+}
+
+static unsigned
+count_pubs(const char *subj, size_t from)
+{
+    unsigned n = 0;
+
+    for (size_t i = from; i < npubs; i++)
+        n += strcmp(pubs[i].subj, subj) == 0;
+    return n;
+}
+
+/* ---- driving the engine -------------------------------------------------- */
+
+static struct st_io *uio;
+static struct st_js *js;
+static char root[256];
+static char dir[300];
+static int64_t now = T0;
+static unsigned inbox;
+
+static int
+open_js(void)
+{
+    struct st_js_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.dir = dir;
+    o.io = uio;
+    o.sync_always = true;
+    return st_js_open(&js, &o, &port, now);
+}
+
+/* What the storage process does after a batch: run, poll completions,
+ * run again, until the engine is idle (bounded). */
+static void
+pump(void)
+{
+    for (int i = 0; i < 500; i++) {
+        now += 1000;
+        int rc = st_js_run(js, now);
+        if (st_io_inflight(uio) > 0) {
+            st_io_poll(uio, 1);
+            continue;
+        }
+        if (rc != 1 && st_js_next_deadline(js) > now)
+            return;
+    }
+    CHECK_MSG(0, "engine never idle");
+}
+
+static void
+msg(uint32_t id, const char *subj, const char *reply, const char *hdr,
+    const char *data)
+{
+    st_js_on_msg(js, id, subj, strlen(subj), reply, reply ? strlen(reply) : 0,
+                 hdr, hdr ? strlen(hdr) : 0, data, data ? strlen(data) : 0,
+                 now);
+}
+
+/* An API request; returns the reply's payload (static) or "". */
+static const char *
+api(const char *subj, const char *body)
+{
+    static char reply[64], *last;
+    long i;
+
+    snprintf(reply, sizeof(reply), "_INBOX.%u", ++inbox);
+    msg(ST_JS_SUB_API, subj, reply, NULL, body);
+    pump();
+    i = find_pub(reply, 0, 0);
+    free(last);
+    last = strdup(i >= 0 ? pubs[i].data : "");
+    return last;
+}
+
+/* Publish to a stream subject (reply may be NULL). */
+static void
+publish(const char *subj, const char *reply, const char *hdr,
+        const char *data)
+{
+    uint32_t id = stream_sub(subj);
+
+    CHECK_MSG(id != 0, "no subscription for %s", subj);
+    msg(id, subj, reply, hdr, data);
+}
+
+/* A member of a JSON text by dotted path: integer (or -999). */
+static long long
+jint(const char *text, const char *path)
+{
+    struct dt_json_doc *doc;
+    const struct dt_json *v;
+    char key[64];
+    int64_t out = -999;
+
+    if (dt_json_parse(text, strlen(text), 0, &doc, NULL) < 0)
+        return -999;
+    v = dt_json_root(doc);
+    for (const char *p = path; v != NULL && *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        snprintf(key, sizeof(key), "%.*s", (int)n, p);
+        v = dt_json_get(v, key);
+        p += n + (dot != NULL);
+    }
+    if (v == NULL || dt_json_int64(v, &out) < 0)
+        out = -999;
+    dt_json_free(doc);
+    return out;
+}
+
+/* A string member by dotted path (static copy, "" when absent). */
+static const char *
+jstr(const char *text, const char *path)
+{
+    static char buf[512];
+    struct dt_json_doc *doc;
+    const struct dt_json *v;
+    char key[64];
+    const char *s;
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (dt_json_parse(text, strlen(text), 0, &doc, NULL) < 0)
+        return buf;
+    v = dt_json_root(doc);
+    for (const char *p = path; v != NULL && *p;) {
+        const char *dot = strchr(p, '.');
+        size_t kl = dot ? (size_t)(dot - p) : strlen(p);
+        snprintf(key, sizeof(key), "%.*s", (int)kl, p);
+        v = dt_json_get(v, key);
+        p += kl + (dot != NULL);
+    }
+    if (v != NULL && dt_json_str(v, &s, &n) == 0)
+        snprintf(buf, sizeof(buf), "%.*s", (int)n, s);
+    dt_json_free(doc);
+    return buf;
+}
+
+#define TYPE(t) "io.nats.jetstream.api.v1." t
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void
+test_open_subscribes(void)
+{
+    CHECK_INT(sub_id("$JS.API.>"), ==, ST_JS_SUB_API);
+    CHECK_INT(sub_id("$JS.ACK.>"), ==, ST_JS_SUB_ACK);
+    CHECK_INT(sub_id("$JS.FC.>"), ==, ST_JS_SUB_FC);
+    CHECK_INT(nsubs, ==, 3);
+}
+
+static void
+test_stream_create(void)
+{
+    const char *r = api("$JS.API.STREAM.CREATE.S",
+                        "{\"name\":\"S\",\"subjects\":[\"s.>\"]}");
+
+    CHECK_STR(jstr(r, "type"), TYPE("stream_create_response"));
+    CHECK_STR(jstr(r, "config.name"), "S");
+    CHECK_INT(jint(r, "state.messages"), ==, 0);
+    CHECK_INT(sub_id("s.>"), >=, ST_JS_SUB_STREAMS);
+    r = api("$JS.API.INFO", "");
+    CHECK_INT(jint(r, "streams"), ==, 1);
+    CHECK_INT(jint(r, "limits.max_memory"), ==, -1);
+}
+
+/* The PubAck waits for the store's completion (sync always: fsync). */
+static void
+test_publish_ack_durable(void)
+{
+    publish("s.a", "_P.1", NULL, "hello");
+    CHECK_INT(st_js_run(js, now), >=, 0);
+    CHECK_INT(count_pubs("_P.1", 0), ==, 0);
+    CHECK_INT(st_io_inflight(uio), >, 0);       /* write + fsync queued */
+    pump();
+    long i = find_pub("_P.1", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "{\"stream\":\"S\", \"seq\":1}");
+    CHECK_STR(pubs[i].hdr, "");
+out:
+    return;
+}
+
+static void
+test_duplicate(void)
+{
+    const char *h = "NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n";
+    long i;
+
+    publish("s.b", "_P.2", h, "b");
+    pump();
+    publish("s.b", "_P.3", h, "b again");
+    /* a duplicate is answered at once, no store round trip */
+    i = find_pub("_P.3", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data,
+              "{\"stream\":\"S\", \"seq\":2,\"duplicate\": true}");
+    i = find_pub("_P.2", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "{\"stream\":\"S\", \"seq\":2}");
+    publish("s.c", "_P.4", NULL, "c");
+    pump();
+    i = find_pub("_P.4", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "{\"stream\":\"S\", \"seq\":3}");
+out:
+    return;
+}
+
+static void
+test_publish_errors(void)
+{
+    const char *r = api("$JS.API.STREAM.CREATE.L",
+                        "{\"name\":\"L\",\"subjects\":[\"l.*\"],"
+                        "\"max_msgs\":1,\"discard\":\"new\"}");
+    long i;
+
+    CHECK_STR(jstr(r, "config.discard"), "new");
+    publish("l.a", "_L.1", NULL, "1");
+    pump();
+    publish("l.a", "_L.2", NULL, "2");
+    pump();
+    i = find_pub("_L.2", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_INT(jint(pubs[i].data, "error.code"), ==, 503);
+    CHECK_INT(jint(pubs[i].data, "error.err_code"), ==, 10077);
+    CHECK_STR(jstr(pubs[i].data, "error.description"),
+              "maximum messages exceeded");
+    CHECK_STR(jstr(pubs[i].data, "stream"), "L");
+    r = api("$JS.API.STREAM.UPDATE.L",
+            "{\"name\":\"L\",\"subjects\":[\"l.*\"],\"max_msgs\":1,"
+            "\"discard\":\"new\",\"sealed\":true}");
+    CHECK_STR(jstr(r, "type"), TYPE("stream_update_response"));
+    publish("l.b", "_L.3", NULL, "3");
+    pump();
+    i = find_pub("_L.3", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_INT(jint(pubs[i].data, "error.code"), ==, 400);
+    CHECK_INT(jint(pubs[i].data, "error.err_code"), ==, 10109);
+    CHECK_STR(jstr(pubs[i].data, "error.description"),
+              "invalid operation on sealed stream");
+out:
+    return;
+}
+
+/* A durable create is answered only once st_js_run() flushed its log. */
+static void
+test_durable_create_held(void)
+{
+    size_t from = npubs;
+
+    msg(ST_JS_SUB_API, "$JS.API.CONSUMER.DURABLE.CREATE.S.D", "_C.1", NULL,
+        "{\"stream_name\":\"S\",\"config\":{\"durable_name\":\"D\","
+        "\"ack_policy\":\"explicit\"}}");
+    CHECK_INT(count_pubs("_C.1", from), ==, 0);
+    pump();
+    long i = find_pub("_C.1", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(jstr(pubs[i].data, "type"), TYPE("consumer_create_response"));
+    CHECK_STR(jstr(pubs[i].data, "name"), "D");
+    CHECK_STR(jstr(pubs[i].data, "stream_name"), "S");
+    CHECK_INT(jint(pubs[i].data, "num_pending"), ==, 3);
+out:
+    return;
+}
+
+static void
+check_ack_subject(const char *subj, uint64_t sseq, uint64_t dseq,
+                  uint64_t pending)
+{
+    struct st_ack_meta m;
+
+    REQUIRE(st_ack_parse(subj, strlen(subj), &m) == 0);
+    CHECK(m.stream_len == 1 && memcmp(m.stream, "S", 1) == 0);
+    CHECK(m.consumer_len == 1 && memcmp(m.consumer, "D", 1) == 0);
+    CHECK_INT(m.delivered, ==, 1);
+    CHECK_INT(m.sseq, ==, sseq);
+    CHECK_INT(m.dseq, ==, dseq);
+    CHECK_INT(m.pending, ==, pending);
+    CHECK_INT(m.ts, >=, T0);
+out:
+    return;
+}
+
+static void
+test_pull_batch_and_ack(void)
+{
+    size_t from = npubs;
+    long a, b;
+    const char *r;
+
+    msg(ST_JS_SUB_API, "$JS.API.CONSUMER.MSG.NEXT.S.D", "_PULL.1", NULL,
+        "{\"batch\":2}");
+    pump();
+    CHECK_INT(count_pubs("_PULL.1", from), ==, 2);
+    a = find_pub("_PULL.1", from, 0);
+    b = find_pub("_PULL.1", from, 1);
+    REQUIRE(a >= 0 && b >= 0);
+    CHECK_STR(pubs[a].data, "hello");
+    CHECK_STR(pubs[a].msubj, "s.a");        /* the stream subject shows */
+    CHECK_STR(pubs[b].data, "b");
+    CHECK_STR(pubs[b].msubj, "s.b");
+    CHECK_STR(pubs[b].hdr, "NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n");
+    check_ack_subject(pubs[a].reply, 1, 1, 2);
+    check_ack_subject(pubs[b].reply, 2, 2, 1);
+    msg(ST_JS_SUB_ACK, pubs[a].reply, NULL, NULL, "+ACK");
+    pump();
+    r = api("$JS.API.CONSUMER.INFO.S.D", "");
+    CHECK_STR(jstr(r, "type"), TYPE("consumer_info_response"));
+    CHECK_INT(jint(r, "ack_floor.stream_seq"), ==, 1);
+    CHECK_INT(jint(r, "ack_floor.consumer_seq"), ==, 1);
+    CHECK_INT(jint(r, "delivered.stream_seq"), ==, 2);
+    CHECK_INT(jint(r, "num_ack_pending"), ==, 1);
+    CHECK_INT(jint(r, "num_pending"), ==, 1);
+out:
+    return;
+}
+
+static void
+test_pull_no_wait_empty(void)
+{
+    size_t from = npubs;
+    long i;
+
+    msg(ST_JS_SUB_API, "$JS.API.CONSUMER.MSG.NEXT.S.D", "_PULL.2", NULL,
+        "{\"batch\":5,\"no_wait\":true}");
+    pump();
+    i = find_pub("_PULL.2", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "c");
+    msg(ST_JS_SUB_API, "$JS.API.CONSUMER.MSG.NEXT.S.D", "_PULL.3", NULL,
+        "{\"no_wait\":true}");
+    pump();
+    i = find_pub("_PULL.3", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_CONTAINS(pubs[i].hdr, "NATS/1.0 404 No Messages");
+    CHECK_STR(pubs[i].data, "");
+    CHECK(pubs[i].msubj == NULL);           /* a status: plain publish */
+    CHECK_INT(count_pubs("_PULL.3", from), ==, 1);
+out:
+    return;
+}
+
+static void
+test_push_delivery(void)
+{
+    size_t from = npubs;
+    const char *r;
+    long i;
+
+    r = api("$JS.API.CONSUMER.DURABLE.CREATE.S.P",
+            "{\"stream_name\":\"S\",\"config\":{\"durable_name\":\"P\","
+            "\"deliver_subject\":\"push.p\",\"ack_policy\":\"explicit\"}}");
+    CHECK_STR(jstr(r, "config.deliver_subject"), "push.p");
+    pump();
+    CHECK_INT(count_pubs("push.p", from), ==, 3);
+    publish("s.d", NULL, NULL, "d");
+    pump();
+    CHECK_INT(count_pubs("push.p", from), ==, 4);
+    i = find_pub("push.p", from, 3);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "d");
+    CHECK_STR(pubs[i].msubj, "s.d");
+    CHECK(strncmp(pubs[i].reply, "$JS.ACK.S.P.1.4.4.", 18) == 0);
+out:
+    return;
+}
+
+/* The port refuses: deliveries wait in the backlog, then go in order. */
+static void
+test_port_enobufs(void)
+{
+    size_t from = npubs;
+    long i;
+
+    refuse = true;
+    refused = 0;
+    publish("s.e", "_P.5", NULL, "e");
+    publish("s.f", NULL, NULL, "f");
+    pump();
+    CHECK_INT(refused, >, 0);
+    CHECK_INT(count_pubs("push.p", from), ==, 0);
+    CHECK_INT(st_js_next_deadline(js), <=, now + 2 * 1000000);
+    refuse = false;
+    pump();
+    CHECK_INT(count_pubs("push.p", from), ==, 2);
+    i = find_pub("push.p", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "e");
+    i = find_pub("push.p", from, 1);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "f");
+    CHECK_STR(pubs[i].msubj, "s.f");        /* the route survived the wait */
+    i = find_pub("_P.5", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "{\"stream\":\"S\", \"seq\":5}");
+    struct st_js_stats st;
+    st_js_stats(js, &st);
+    CHECK_INT(st.dropped, ==, 0);
+out:
+    return;
+}
+
+/* Unacked push deliveries come back after ack_wait: the deadline says
+ * when, st_js_run() at that time redelivers. */
+static void
+test_redelivery_timer(void)
+{
+    size_t from = npubs;
+    int64_t start = now;
+    long i;
+
+    for (int k = 0; k < 1000 && count_pubs("push.p", from) == 0; k++) {
+        int64_t d = st_js_next_deadline(js);
+        CHECK_INT(d, <=, now + 250 * 1000000ll);    /* the store tick */
+        now = d > now ? d : now + 1;
+        pump();
+    }
+    CHECK_INT(now - start, >=, 29 * SEC);
+    CHECK_INT(now - start, <, 31 * SEC);
+    start = now;                /* the later deliveries follow */
+    for (int k = 0; k < 100 && now - start < SEC; k++) {
+        int64_t d = st_js_next_deadline(js);
+        now = d > now ? d : now + 1;
+        pump();
+    }
+    CHECK_INT(count_pubs("push.p", from), ==, 6);
+    i = find_pub("push.p", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "hello");
+    CHECK(strncmp(pubs[i].reply, "$JS.ACK.S.P.2.1.", 16) == 0);
+    /* an ack with a reply subject is answered with an empty message */
+    msg(ST_JS_SUB_ACK, pubs[i].reply, "_AA.1", NULL, "+ACK");
+    pump();
+    i = find_pub("_AA.1", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "");
+out:
+    return;
+}
+
+static void
+test_workqueue(void)
+{
+    size_t from = npubs;
+    const char *r;
+    long i;
+
+    r = api("$JS.API.STREAM.CREATE.W",
+            "{\"name\":\"W\",\"subjects\":[\"w.>\"],"
+            "\"retention\":\"workqueue\"}");
+    CHECK_STR(jstr(r, "config.retention"), "workqueue");
+    publish("w.1", NULL, NULL, "w1");
+    publish("w.2", NULL, NULL, "w2");
+    pump();
+    r = api("$JS.API.CONSUMER.DURABLE.CREATE.W.C",
+            "{\"stream_name\":\"W\",\"config\":{\"durable_name\":\"C\","
+            "\"ack_policy\":\"explicit\"}}");
+    CHECK_STR(jstr(r, "name"), "C");
+    msg(ST_JS_SUB_API, "$JS.API.CONSUMER.MSG.NEXT.W.C", "_W.1", NULL, "1");
+    pump();
+    i = find_pub("_W.1", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "w1");
+    msg(ST_JS_SUB_ACK, pubs[i].reply, NULL, NULL, "+ACK");
+    pump();
+    r = api("$JS.API.STREAM.INFO.W", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 1);
+    CHECK_INT(jint(r, "state.first_seq"), ==, 2);
+    CHECK_INT(jint(r, "state.consumer_count"), ==, 1);
+out:
+    return;
+}
+
+static void
+pull_ack_all(const char *cons, const char *reply, unsigned n)
+{
+    char subj[128];
+    size_t from = npubs;
+
+    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.MSG.NEXT.I.%s", cons);
+    msg(ST_JS_SUB_API, subj, reply, NULL, "{\"batch\":10,\"no_wait\":true}");
+    pump();
+    CHECK_INT(count_pubs(reply, from), ==, n + 1);   /* + 408/404 status */
+    for (unsigned k = 0; k < n; k++) {
+        long i = find_pub(reply, from, k);
+        if (i >= 0 && pubs[i].reply[0] != '\0')
+            msg(ST_JS_SUB_ACK, pubs[i].reply, NULL, NULL, "+ACK");
+    }
+    pump();
+}
+
+static const char *cons_cfg =
+    "{\"stream_name\":\"I\",\"config\":{\"durable_name\":\"%s\","
+    "\"ack_policy\":\"explicit\"}}";
+
+static void
+create_i(const char *name)
+{
+    char subj[128], body[256];
+
+    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.DURABLE.CREATE.I.%s",
+             name);
+    snprintf(body, sizeof(body), cons_cfg, name);
+    CHECK_STR(jstr(api(subj, body), "name"), name);
+}
+
+/* Interest: no consumer, no message; acked by all, gone; a consumer
+ * deleted leaves nothing behind that nobody needs. */
+static void
+test_interest(void)
+{
+    const char *r = api("$JS.API.STREAM.CREATE.I",
+                        "{\"name\":\"I\",\"subjects\":[\"i.>\"],"
+                        "\"retention\":\"interest\"}");
+
+    CHECK_STR(jstr(r, "config.retention"), "interest");
+    publish("i.1", "_I.1", NULL, "1");
+    pump();
+    CHECK_STR(pubs[find_pub("_I.1", 0, 0)].data,
+              "{\"stream\":\"I\", \"seq\":1}");
+    CHECK_INT(jint(api("$JS.API.STREAM.INFO.I", ""), "state.messages"), ==,
+              0);
+    create_i("A");
+    create_i("B");
+    publish("i.2", NULL, NULL, "2");
+    publish("i.3", NULL, NULL, "3");
+    pump();
+    CHECK_INT(jint(api("$JS.API.STREAM.INFO.I", ""), "state.messages"), ==,
+              2);
+    pull_ack_all("A", "_IA.1", 2);
+    CHECK_INT(jint(api("$JS.API.STREAM.INFO.I", ""), "state.messages"), ==,
+              2);
+    r = api("$JS.API.CONSUMER.DELETE.I.B", "");
+    CHECK_STR(jstr(r, "type"), TYPE("consumer_delete_response"));
+    r = api("$JS.API.STREAM.INFO.I", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 0);
+    CHECK_INT(jint(r, "state.last_seq"), ==, 3);
+    CHECK_INT(jint(r, "state.consumer_count"), ==, 1);
+}
+
+static void
+test_api_counts(void)
+{
+    const char *r = api("$JS.API.INFO", "");
+    long long total = jint(r, "api.total"), errors = jint(r, "api.errors");
+
+    r = api("$JS.API.CONSUMER.INFO.S.NOPE", "");
+    CHECK_INT(jint(r, "error.code"), ==, 404);
+    CHECK_INT(jint(r, "error.err_code"), ==, 10014);
+    CHECK_STR(jstr(r, "error.description"), "consumer not found");
+    r = api("$JS.API.INFO", "");
+    CHECK_INT(jint(r, "api.total"), ==, total + 2);
+    CHECK_INT(jint(r, "api.errors"), ==, errors + 1);
+}
+
+static void
+test_stream_delete_unsubscribes(void)
+{
+    uint32_t id = sub_id("w.>");
+    const char *r;
+
+    CHECK_INT(id, >=, ST_JS_SUB_STREAMS);
+    r = api("$JS.API.STREAM.DELETE.W", "");
+    CHECK_STR(jstr(r, "type"), TYPE("stream_delete_response"));
+    CHECK(strstr(r, "\"success\":true") != NULL);
+    CHECK_INT(sub_id("w.>"), ==, 0);
+    for (size_t i = 0; i < nsubs; i++)
+        if (subs[i].id == id)
+            CHECK(!subs[i].active);
+    /* a late message on the old subscription is nobody's */
+    size_t from = npubs;
+    msg(id, "w.3", "_W.9", NULL, "late");
+    pump();
+    CHECK_INT(count_pubs("_W.9", from), ==, 0);
+}
+
+static void
+test_stream_update_subjects(void)
+{
+    const char *r;
+    uint32_t keep = sub_id("l.*");
+
+    r = api("$JS.API.STREAM.CREATE.U", "{\"name\":\"U\",\"subjects\":"
+            "[\"u.a\",\"u.b\"]}");
+    CHECK_STR(jstr(r, "type"), TYPE("stream_create_response"));
+    uint32_t a = sub_id("u.a"), b = sub_id("u.b");
+    CHECK(a >= ST_JS_SUB_STREAMS && b >= ST_JS_SUB_STREAMS && a != b);
+    r = api("$JS.API.STREAM.UPDATE.U", "{\"name\":\"U\",\"subjects\":"
+            "[\"u.b\",\"u.c\"]}");
+    CHECK_STR(jstr(r, "type"), TYPE("stream_update_response"));
+    CHECK_INT(sub_id("u.a"), ==, 0);
+    CHECK_INT(sub_id("u.b"), ==, b);
+    CHECK_INT(sub_id("u.c"), >, b);
+    CHECK_INT(sub_id("l.*"), ==, keep);
+}
+
+static void
+test_stats(void)
+{
+    struct st_js_stats st;
+
+    st_js_stats(js, &st);
+    CHECK_INT(st.streams, ==, 4);       /* S, L, I, U */
+    CHECK_INT(st.consumers, ==, 3);     /* S.D, S.P, I.A */
+    CHECK_INT(st.messages, ==, 6 + 1);  /* S: 6, L: 1, I: 0 */
+    CHECK_INT(st.store, ==, st.bytes);
+    CHECK_INT(st.memory, ==, 0);
+    CHECK_INT(st.api_total, >, 10);
+}
+
+/* Close and reopen: the stream's messages and the durable's position are
+ * back, and the subscriptions are announced again. */
+static void
+test_reopen(void)
+{
+    const char *r;
+
+    st_js_close(js);
+    js = NULL;
+    for (size_t i = 0; i < nsubs; i++)
+        CHECK_MSG(!subs[i].active, "%s still subscribed", subs[i].subject);
+    subs_clear();
+    REQUIRE(open_js() == 0);
+    CHECK_INT(sub_id("$JS.API.>"), ==, ST_JS_SUB_API);
+    CHECK_INT(stream_sub("s.x"), >=, ST_JS_SUB_STREAMS);
+    CHECK_INT(stream_sub("i.x"), >=, ST_JS_SUB_STREAMS);
+    r = api("$JS.API.STREAM.INFO.S", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 6);
+    CHECK_INT(jint(r, "state.last_seq"), ==, 6);
+    CHECK_INT(jint(r, "state.consumer_count"), ==, 2);
+    r = api("$JS.API.CONSUMER.INFO.S.D", "");
+    CHECK_INT(jint(r, "ack_floor.stream_seq"), ==, 1);
+    CHECK_INT(jint(r, "delivered.stream_seq"), ==, 3);
+    CHECK_INT(jint(r, "num_ack_pending"), ==, 2);
+    CHECK_INT(jint(r, "num_pending"), ==, 3);
+    r = api("$JS.API.CONSUMER.INFO.I.A", "");
+    CHECK_INT(jint(r, "ack_floor.stream_seq"), ==, 3);
+    /* the stream goes on where it was */
+    publish("s.g", "_P.9", NULL, "g");
+    pump();
+    long i = find_pub("_P.9", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "{\"stream\":\"S\", \"seq\":7}");
+    st_js_resubscribe(js);
+    CHECK_INT(sub_id("$JS.ACK.>"), ==, ST_JS_SUB_ACK);
+out:
+    return;
+}
+
+/* More than both store buffers hold, without a poll in between: the
+ * publishes that meet busy buffers wait in order and are all stored. */
+static void
+test_busy_store(void)
+{
+    enum { N = 400, SZ = 8192 };
+    char *data = malloc(SZ + 1), reply[32], want[64];
+    struct st_js_stats st;
+    size_t from = npubs;
+    const char *r;
+
+    memset(data, 'x', SZ);
+    data[SZ] = '\0';
+    r = api("$JS.API.STREAM.CREATE.B", "{\"name\":\"B\",\"subjects\":"
+            "[\"b.*\"]}");
+    CHECK_STR(jstr(r, "config.name"), "B");
+    for (int k = 0; k < N; k++) {
+        snprintf(reply, sizeof(reply), "_B.%d", k);
+        publish("b.x", reply, NULL, data);
+    }
+    st_js_stats(js, &st);
+    CHECK_INT(st.pub_waiting, >, 0);
+    pump();
+    st_js_stats(js, &st);
+    CHECK_INT(st.pub_waiting, ==, 0);
+    for (int k = 0; k < N; k++) {
+        snprintf(reply, sizeof(reply), "_B.%d", k);
+        snprintf(want, sizeof(want), "{\"stream\":\"B\", \"seq\":%d}",
+                 k + 1);
+        long i = find_pub(reply, from, 0);
+        CHECK_MSG(i >= 0 && strcmp(pubs[i].data, want) == 0, "ack %d", k);
+    }
+    r = api("$JS.API.STREAM.INFO.B", "");
+    CHECK_INT(jint(r, "state.messages"), ==, N);
+    free(data);
+}
+
+/* Interval sync (the default): the PubAck follows the write; a memory
+ * stream counts as memory and does not come back after a reopen. */
+static void
+test_interval_and_memory(void)
+{
+    struct st_js_opts o;
+    struct st_js_stats st;
+    const char *r;
+    long i;
+
+    st_js_close(js);
+    js = NULL;
+    subs_clear();
+    memset(&o, 0, sizeof(o));
+    snprintf(dir, sizeof(dir), "%s/js2", root);
+    o.dir = dir;
+    o.io = uio;
+    REQUIRE(st_js_open(&js, &o, &port, now) == 0);
+    r = api("$JS.API.STREAM.CREATE.M", "{\"name\":\"M\",\"subjects\":"
+            "[\"m.>\"],\"storage\":\"memory\"}");
+    CHECK_STR(jstr(r, "config.storage"), "memory");
+    publish("m.1", "_M.1", NULL, "mem");
+    pump();
+    i = find_pub("_M.1", 0, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].data, "{\"stream\":\"M\", \"seq\":1}");
+    st_js_stats(js, &st);
+    CHECK_INT(st.memory, >, 0);
+    CHECK_INT(st.store, ==, 0);
+    st_js_close(js);
+    js = NULL;
+    subs_clear();
+    REQUIRE(st_js_open(&js, &o, &port, now) == 0);
+    st_js_stats(js, &st);
+    CHECK_INT(st.streams, ==, 0);
+    CHECK_INT(nsubs, ==, 3);
+out:
+    return;
+}
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *tmp = getenv("TMPDIR");
+    int rc;
+
+    (void)argc;
+    snprintf(root, sizeof(root), "%s/dt-js-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(root) == NULL) {
+        perror("mkdtemp");
+        return 99;
+    }
+    rc = st_io_open_uring(&uio, 0);
+    if (rc < 0) {
+        printf("io_uring unavailable (%s): skipped\n", strerror(-rc));
+        rmdir(root);
+        return 77;
+    }
+    snprintf(dir, sizeof(dir), "%s/js", root);
+    rc = open_js();
+    if (rc < 0) {
+        CHECK_MSG(0, "st_js_open: %s", strerror(-rc));
+        goto out;
+    }
+    test_open_subscribes();
+    test_stream_create();
+    test_publish_ack_durable();
+    test_duplicate();
+    test_publish_errors();
+    test_durable_create_held();
+    test_pull_batch_and_ack();
+    test_pull_no_wait_empty();
+    test_push_delivery();
+    test_port_enobufs();
+    test_redelivery_timer();
+    test_workqueue();
+    test_interest();
+    test_api_counts();
+    test_stream_delete_unsubscribes();
+    test_stream_update_subjects();
+    test_stats();
+    test_reopen();
+    if (js != NULL)
+        test_busy_store();
+    test_interval_and_memory();
+out:
+    st_js_close(js);
+    st_io_close(uio);
+    pubs_clear();
+    subs_clear();
+    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return dt_check_summary(argv[0]);
+}
