@@ -42,10 +42,11 @@
 
 /* Routes, sorted by their http_req_stats name (Go prints map keys in
  * sorted order). */
-enum route_stat { ST_ROOT, ST_CONNZ, ST_HEALTHZ, ST_SUBSZ, ST_VARZ, ST_COUNT };
+enum route_stat { ST_ROOT, ST_CONNZ, ST_HEALTHZ, ST_JSZ, ST_SUBSZ, ST_VARZ,
+                  ST_COUNT };
 
 static const char *const stat_names[ST_COUNT] = {
-    "/", "/connz", "/healthz", "/subsz", "/varz",
+    "/", "/connz", "/healthz", "/jsz", "/subsz", "/varz",
 };
 static uint64_t req_counts[ST_COUNT];
 
@@ -416,11 +417,11 @@ boot_uptime_s(void)
 }
 
 /* The Dialtone processes: the master and every doorbell's consumer
- * (router first, then the gateways), without duplicates. */
+ * (router first, then the gateways and storage), without duplicates. */
 static size_t
 dialtone_pids(const struct shm_handle *h, uint32_t *pids, size_t max)
 {
-    unsigned g = h->hdr->gateways, bells = 0;
+    unsigned g = h->hdr->ports, bells = 0;
     size_t n = 0;
 
     if (g <= SHM_MAX_GATEWAYS &&
@@ -509,8 +510,9 @@ online_cores(void)
 /* /varz */
 
 static void
-varz_settings(struct dt_jw *w, const struct shm_settings *s)
+varz_settings(struct dt_jw *w, const struct shm_handle *h)
 {
+    const struct shm_settings *s = &h->hdr->settings;
     dt_jw_kuint(w, "max_connections", s->max_connections);
     if (s->max_subscriptions)
         dt_jw_kuint(w, "max_subscriptions", s->max_subscriptions);
@@ -526,13 +528,14 @@ varz_settings(struct dt_jw *w, const struct shm_settings *s)
     dt_jw_kint(w, "max_pending", s->max_pending);
     /* features nats-server prints as {} when they are off */
     static const char *const off[] = {
-        "cluster", "gateway", "leaf", "mqtt", "websocket", "jetstream",
+        "cluster", "gateway", "leaf", "mqtt", "websocket",
     };
     for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
         dt_jw_key(w, off[i]);
         dt_jw_begin_object(w);
         dt_jw_end_object(w);
     }
+    gw_jsz_varz(w, h);
     dt_jw_kuint(w, "write_deadline", s->write_deadline_ms * 1000000ull);
 }
 
@@ -587,7 +590,7 @@ handle_varz(const struct shm_handle *h, const struct http_req *rq,
     dt_jw_kuint(&w, "port", s->port);
     if (s->auth_user[0] || s->auth_token[0])
         dt_jw_kbool(&w, "auth_required", true);
-    varz_settings(&w, s);
+    varz_settings(&w, h);
     ktime(&w, "start", s->start_ns);
     ktime(&w, "now", now);
     kuptime(&w, "uptime", since(now, s->start_ns));
@@ -969,12 +972,28 @@ handle_healthz(const struct shm_handle *h, const struct http_req *rq,
 }
 
 static int
+handle_jsz(const struct shm_handle *h, const struct http_req *rq,
+           struct http_resp *rs)
+{
+    const struct shm_settings *s = &h->hdr->settings;
+    struct dt_jw w;
+    dt_jw_init(&w, &rs->body, true);
+    dt_jw_begin_object(&w);
+    kfixed(&w, "server_id", s->server_id, sizeof(s->server_id));
+    ktime(&w, "now", wall_ns());
+    gw_jsz_body(&w, h);
+    dt_jw_end_object(&w);
+    return dt_jw_finish(&w);
+}
+
+static int
 handle_root(const struct shm_handle *h, const struct http_req *rq,
             struct http_resp *rs)
 {
     static const char *const links[][2] = {
         { "varz", "General" }, { "connz", "Connections" },
-        { "subsz", "Subscriptions" }, { "healthz", "Health Probe" },
+        { "subsz", "Subscriptions" }, { "jsz", "JetStream" },
+        { "healthz", "Health Probe" },
     };
     int rc;
 
@@ -1004,6 +1023,7 @@ static const struct route {
     { "/subsz", ST_SUBSZ, handle_subsz },
     { "/subscriptionsz", ST_SUBSZ, handle_subsz },
     { "/healthz", ST_HEALTHZ, handle_healthz },
+    { "/jsz", ST_JSZ, handle_jsz },
 };
 
 /* ------------------------------------------------------------------ */

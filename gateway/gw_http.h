@@ -46,4 +46,10 @@ size_t gw_http_fmt_uptime(char *buf, size_t size, uint64_t ns);
  * time.RFC3339Nano: "2026-11-26T09:49:54.348074Z". */
 size_t gw_http_fmt_time(char *buf, size_t size, uint64_t wall_ns);
 
+/* gw_jsz.c: the "jetstream" member of /varz, and /jsz's members after
+ * server_id and now, into an object the caller has begun. */
+struct dt_jw;
+void gw_jsz_varz(struct dt_jw *w, const struct shm_handle *h);
+void gw_jsz_body(struct dt_jw *w, const struct shm_handle *h);
+
 #endif /* GW_HTTP_H */

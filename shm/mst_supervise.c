@@ -25,6 +25,8 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -50,13 +52,15 @@ pidfd_open_compat(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* "router" or "gateway 3", for log lines */
+/* "router", "storage" or "gateway 3", for log lines */
 static const char *
 role_name(const struct mst_child *c)
 {
     static char buf[32];
     if (c->role == MST_ROUTER)
         return "router";
+    if (c->role == MST_STORAGE)
+        return "storage";
     snprintf(buf, sizeof(buf), "gateway %u", c->index);
     return buf;
 }
@@ -159,8 +163,7 @@ exec_child(struct mst_supervisor *sv, struct mst_child *c, int ctl_fd,
 
     const char *argv[20];
     int n = 0;
-    snprintf(title, sizeof(title), c->role == MST_ROUTER ?
-             "dialtone: router" : "dialtone: gateway %u", c->index);
+    snprintf(title, sizeof(title), "dialtone: %s", role_name(c));
     argv[n++] = title;
     argv[n++] = "--fabric-fd"; argv[n++] = fab;
     argv[n++] = "--ctl-fd";    argv[n++] = ctl;
@@ -178,8 +181,9 @@ exec_child(struct mst_supervisor *sv, struct mst_child *c, int ctl_fd,
         }
     }
     argv[n] = NULL;
-    const char *path = c->role == MST_ROUTER ? sv->bin_router
-                                             : sv->bin_gateway;
+    const char *path = c->role == MST_ROUTER ? sv->bin_router :
+                       c->role == MST_STORAGE ? sv->bin_storage :
+                       sv->bin_gateway;
     execv(path, (char *const *)argv);
     dt_error("execv(%s) failed: %s", path, strerror(errno));
     _exit(127);
@@ -230,11 +234,42 @@ spawn(struct mst_supervisor *sv, struct mst_child *c)
     return 0;
 }
 
+/* JetStream: the store directory must be usable before we say we serve,
+ * and unset limits get nats-server's defaults (3/4 of memory, 3/4 of the
+ * disk space available to the store). */
+static int
+prepare_jetstream(struct shm_settings *s)
+{
+    if (mkdir(s->store_dir, 0750) == -1 && errno != EEXIST) {
+        int e = errno;
+        dt_error("cannot create the JetStream store directory %s: %s",
+                 s->store_dir, strerror(e));
+        return -e;
+    }
+    if (access(s->store_dir, W_OK | X_OK) == -1) {
+        int e = errno;
+        dt_error("JetStream store directory %s is not writable: %s",
+                 s->store_dir, strerror(e));
+        return -e;
+    }
+    if (s->js_max_memory <= 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        s->js_max_memory = pages > 0 && psz > 0 ?
+                           (int64_t)pages * psz / 4 * 3 : -1;
+    }
+    struct statvfs vfs;
+    if (s->js_max_store <= 0)
+        s->js_max_store = statvfs(s->store_dir, &vfs) == 0 ?
+            (int64_t)(vfs.f_bavail * vfs.f_frsize / 4 * 3) : -1;
+    return 0;
+}
+
 static int
 make_fabric(struct mst_supervisor *sv, const struct mst_options *o)
 {
     struct shm_layout_params p = {
         .gateways = o->gateway_workers,
+        .storage = o->s.jetstream ? 1 : 0,
         .ring_size = o->ring_entries,
         .arena_size = o->arena_bytes,
         .max_conns_per_gw = o->s.max_connections < 65536 ?
@@ -247,6 +282,16 @@ make_fabric(struct mst_supervisor *sv, const struct mst_options *o)
     }
     sv->h.hdr->settings = o->s;
     sv->h.hdr->settings.gateways = o->gateway_workers;
+    if (o->s.jetstream && (rc = prepare_jetstream(&sv->h.hdr->settings)) < 0)
+        return rc;
+    if (o->s.jetstream) {
+        /* JetStream listens even before its process has subscribed: no
+         * gateway may take the router-less path for a publish meanwhile,
+         * or $JS.API requests would find no responders */
+        struct shm_header *hdr = sv->h.hdr;
+        atomic_store(&hdr->interest[hdr->storage_port], 1);
+        atomic_store(&hdr->interest_total, 1);
+    }
     sv->h.hdr->settings.start_ns = shm_wall_ns();
     struct shm_settings *set = &sv->h.hdr->settings;
     snprintf(set->http_host, sizeof(set->http_host), "%s",
@@ -294,7 +339,10 @@ mst_supervisor_start(struct mst_supervisor *sv, const struct mst_options *o)
     if ((rc = find_binary(sv->bin_router, sizeof(sv->bin_router),
                           "dialtone-router", "../router")) < 0 ||
         (rc = find_binary(sv->bin_gateway, sizeof(sv->bin_gateway),
-                          "dialtone-gateway", "../gateway")) < 0)
+                          "dialtone-gateway", "../gateway")) < 0 ||
+        (o->s.jetstream &&
+         (rc = find_binary(sv->bin_storage, sizeof(sv->bin_storage),
+                           "dialtone-storage", "../storage")) < 0))
         return rc;
     if ((rc = make_loop(sv)) < 0 || (rc = make_fabric(sv, o)) < 0)
         return rc;
@@ -309,12 +357,15 @@ mst_supervisor_start(struct mst_supervisor *sv, const struct mst_options *o)
             return sv->http_fd;
         dt_info("Starting http monitor on %s:%u", hh, o->s.http_port);
     }
-    sv->n_child = 1 + o->gateway_workers;
+    /* child i > 0 serves port i - 1 and is woken by efd[i] */
+    sv->n_child = 1 + sv->h.hdr->ports;
     for (unsigned i = 0; i < sv->n_child; i++) {
         sv->efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (sv->efd[i] == -1)
             return -errno;
-        sv->child[i].role = i == 0 ? MST_ROUTER : MST_GATEWAY;
+        sv->child[i].role = i == 0 ? MST_ROUTER :
+                            i - 1 == sv->h.hdr->storage_port ? MST_STORAGE :
+                            MST_GATEWAY;
         sv->child[i].index = i == 0 ? 0 : i - 1;
         sv->child[i].pidfd = sv->child[i].ctl_fd = -1;
         sv->child[i].backoff_ms = BACKOFF_MIN_MS;

@@ -18,11 +18,11 @@
 #include "mst_options.h"
 #include "shm.h"
 
-enum mst_role { MST_ROUTER, MST_GATEWAY };
+enum mst_role { MST_ROUTER, MST_GATEWAY, MST_STORAGE };
 
 struct mst_child {
     enum mst_role role;
-    unsigned index;           /* gateway worker index */
+    unsigned index;           /* fabric port (gateway worker, storage) */
     pid_t pid;                /* 0 when not running */
     int pidfd;
     int ctl_fd;               /* master's end of the control socketpair */
@@ -39,12 +39,14 @@ struct mst_supervisor {
     int listen_fd;
     int http_fd;              /* -1 when monitoring is off */
     int efd[1 + SHM_MAX_GATEWAYS];
-    struct mst_child child[1 + SHM_MAX_GATEWAYS]; /* [0] router */
+    struct mst_child child[1 + SHM_MAX_GATEWAYS]; /* [0] router, then
+                                                     one per port */
     unsigned n_child;
     int epfd, sigfd, timerfd;
     bool announced_ready;
     char bin_router[PATH_MAX];
     char bin_gateway[PATH_MAX];
+    char bin_storage[PATH_MAX];
 };
 
 /* Create fabric, listeners and eventfds; spawn every child. */

@@ -1,0 +1,366 @@
+/*
+ * st_port.c -- the storage process's fabric port: publishes and
+ * subscription changes into our arena and inbound ring, deliveries out of
+ * our outbound ring (see st_port.h).
+ *
+ * NOTES
+ *   Our subscriptions count in the header's interest counters like a
+ *   gateway's, so that no gateway takes its router-less shortcut while
+ *   JetStream is on (even before we subscribed, or while we restart).
+ *   A delivery for another connection generation (queued for a previous
+ *   instance of this process) is dropped: its publisher gets no ack and
+ *   retries, which is JetStream's contract.
+ */
+#include "st_port.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dialtone.pb-c.h"
+#include "dt_log.h"
+
+#define PUBLISH_EVERY 128
+
+/* n subscriptions, plus the one the master counts for us from the start
+ * (see mst_supervise.c), so that the count never drops to zero: a gateway
+ * would then skip the router, before our subscriptions reach it. */
+static void
+set_interest(struct st_port *p, uint32_t n)
+{
+    uint32_t old = atomic_exchange(&p->hdr->interest[p->index], n + 1);
+    atomic_fetch_add(&p->hdr->interest_total, (uint64_t)n + 1 - old);
+}
+
+int
+st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
+             void *arg)
+{
+    struct shm_handle *h = &ch->h;
+    memset(p, 0, sizeof(*p));
+    p->ch = ch;
+    p->hdr = h->hdr;
+    p->index = ch->index;
+    if (p->index != h->hdr->storage_port || ch->n_efd < 1 + h->hdr->ports)
+        return -EINVAL;
+    p->gen = atomic_load(&h->hdr->gateway_gen[p->index]);
+    shm_ring_handle_init(&p->in, h, shm_in_ring(h, p->index));
+    shm_ring_handle_init(&p->out, h, shm_out_ring(h, p->index));
+    shm_arena_handle_init(&p->arena, h, p->index);
+    shm_arena_drop_unpublished(&p->arena, shm_ring_producer_pos(&p->in));
+    p->db = shm_doorbell_of(h, 1 + p->index);
+    p->db->pid = (uint32_t)getpid();
+    p->router_db = shm_doorbell_of(h, 0);
+    p->efd = ch->efd[1 + p->index];
+    p->router_efd = ch->efd[0];
+    p->on_msg = fn;
+    p->arg = arg;
+    set_interest(p, 0);
+    /* what a dead predecessor left in our ring was meant for it */
+    struct shm_desc d;
+    while (shm_ring_pop(&p->out, &d)) {
+        struct shm_chunk *c = shm_chunk_of(h, &d);
+        if (c)
+            shm_chunk_unref(c);
+    }
+    return 0;
+}
+
+void
+st_port_free(struct st_port *p)
+{
+    for (uint32_t i = 0; i < p->nsubs; i++)
+        free(p->subs[i].subject);
+    free(p->subs);
+    dt_buf_free(&p->ctrl);
+    if (p->hdr)
+        set_interest(p, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Producer side. */
+
+static struct shm_chunk *
+alloc_chunk(struct st_port *p, uint32_t len)
+{
+    if (!shm_ring_has_space(&p->in))
+        return NULL;
+    return shm_arena_alloc(&p->arena, len);
+}
+
+static void
+push_chunk(struct st_port *p, struct shm_chunk *c, uint16_t kind,
+           uint32_t len)
+{
+    c->ring_pos = shm_ring_next_pos(&p->in);
+    struct shm_desc d = {
+        .kind = kind, .src_gw = (uint16_t)p->index, .conn = ST_PORT_CONN,
+        .conn_gen = p->gen, .chunk = shm_off(&p->ch->h, c), .len = len,
+    };
+    shm_ring_stage(&p->in, &d);     /* alloc_chunk checked for room */
+    if (++p->staged >= PUBLISH_EVERY)
+        st_port_flush(p);
+}
+
+static bool
+push_ctrl_bytes(struct st_port *p, const void *bytes, uint32_t len)
+{
+    struct shm_chunk *c = alloc_chunk(p, len);
+    if (c == NULL)
+        return false;
+    memcpy(shm_chunk_body(c), bytes, len);
+    push_chunk(p, c, SHM_D_CTRL, len);
+    return true;
+}
+
+static bool
+ctrl_waiting(const struct st_port *p)
+{
+    return p->ctrl_head < p->ctrl.len;
+}
+
+static bool
+flush_ctrl(struct st_port *p)
+{
+    while (ctrl_waiting(p)) {
+        uint32_t len;
+        memcpy(&len, p->ctrl.data + p->ctrl_head, sizeof(len));
+        if (!push_ctrl_bytes(p, p->ctrl.data + p->ctrl_head + sizeof(len),
+                             len))
+            return false;
+        p->ctrl_head += sizeof(len) + len;
+    }
+    p->ctrl.len = p->ctrl_head = 0;
+    return true;
+}
+
+static int
+send_ctrl(struct st_port *p, Dialtone__Control *m)
+{
+    m->version = 1;
+    size_t n = dialtone__control__get_packed_size(m);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL)
+        return -ENOMEM;
+    dialtone__control__pack(m, buf);
+    int rc = 0;
+    if (!ctrl_waiting(p) && push_ctrl_bytes(p, buf, (uint32_t)n))
+        goto out;
+    uint32_t len = (uint32_t)n;
+    p->ctrl.cap = ST_PORT_CTRL_MAX;
+    if (dt_buf_append(&p->ctrl, &len, sizeof(len)) < 0 ||
+        dt_buf_append(&p->ctrl, buf, n) < 0) {
+        dt_error("control queue to the router is full (%u bytes)",
+                 ST_PORT_CTRL_MAX);
+        rc = -ENOBUFS;
+    }
+out:
+    free(buf);
+    return rc;
+}
+
+static int
+ctrl_sub(struct st_port *p, uint32_t id, const char *subject)
+{
+    Dialtone__Sub sub = DIALTONE__SUB__INIT;
+    sub.conn = ST_PORT_CONN;
+    sub.conn_gen = p->gen;
+    sub.sub_id = id;
+    sub.subject = (char *)subject;
+    sub.queue = (char *)"";
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_SUB;
+    m.sub = &sub;
+    return send_ctrl(p, &m);
+}
+
+static int
+ctrl_reset(struct st_port *p, bool complete)
+{
+    Dialtone__ResetGateway r = DIALTONE__RESET_GATEWAY__INIT;
+    r.complete = complete;
+    r.gateway = p->index;
+    r.gateway_gen = p->gen;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_RESET;
+    m.reset = &r;
+    return send_ctrl(p, &m);
+}
+
+static struct st_port_sub *
+find_sub(struct st_port *p, uint32_t id)
+{
+    for (uint32_t i = 0; i < p->nsubs; i++)
+        if (p->subs[i].id == id)
+            return &p->subs[i];
+    return NULL;
+}
+
+static struct st_port_sub *
+add_sub(struct st_port *p, uint32_t id)
+{
+    if (p->nsubs == p->cap) {
+        uint32_t cap = p->cap ? p->cap * 2 : 16;
+        struct st_port_sub *n = realloc(p->subs, cap * sizeof(*n));
+        if (n == NULL)
+            return NULL;
+        p->subs = n;
+        p->cap = cap;
+    }
+    struct st_port_sub *s = &p->subs[p->nsubs++];
+    s->id = id;
+    s->subject = NULL;
+    set_interest(p, p->nsubs);
+    return s;
+}
+
+int
+st_port_subscribe(struct st_port *p, uint32_t id, const char *subject,
+                  size_t len)
+{
+    struct st_port_sub *s = find_sub(p, id);
+    if (s == NULL && (s = add_sub(p, id)) == NULL)
+        return -ENOMEM;
+    char *copy = strndup(subject, len);
+    if (copy == NULL)
+        return -ENOMEM;
+    free(s->subject);
+    s->subject = copy;
+    return ctrl_sub(p, id, copy);
+}
+
+int
+st_port_unsubscribe(struct st_port *p, uint32_t id)
+{
+    struct st_port_sub *s = find_sub(p, id);
+    if (s == NULL)
+        return -ENOENT;
+    free(s->subject);
+    *s = p->subs[--p->nsubs];
+    set_interest(p, p->nsubs);
+    Dialtone__Unsub u = DIALTONE__UNSUB__INIT;
+    u.conn = ST_PORT_CONN;
+    u.conn_gen = p->gen;
+    u.sub_id = id;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_UNSUB;
+    m.unsub = &u;
+    return send_ctrl(p, &m);
+}
+
+static char *
+put(char *dst, const void *src, size_t n)
+{
+    if (n)
+        memcpy(dst, src, n);
+    return dst + n;
+}
+
+int
+st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
+                const char *route, size_t route_len, const char *reply,
+                size_t reply_len, const void *hdr, size_t hdr_len,
+                const void *data, size_t data_len)
+{
+    if (ctrl_waiting(p) && !flush_ctrl(p))
+        return -ENOBUFS;
+    uint64_t len = sizeof(struct shm_msg) + (uint64_t)subj_len + reply_len +
+                   hdr_len + data_len + route_len;
+    if (len > UINT32_MAX / 2)
+        return -EMSGSIZE;
+    struct shm_chunk *c = alloc_chunk(p, (uint32_t)len);
+    if (c == NULL)
+        return -ENOBUFS;
+    struct shm_msg *m = shm_chunk_body(c);
+    m->subject_len = (uint32_t)subj_len;
+    m->reply_len = (uint32_t)reply_len;
+    m->hdr_len = (uint32_t)hdr_len;
+    m->payload_len = (uint32_t)data_len;
+    m->route_len = (uint32_t)route_len;
+    m->reserved = 0;
+    char *w = put((char *)(m + 1), subj, subj_len);
+    w = put(w, reply, reply_len);
+    w = put(w, hdr, hdr_len);
+    w = put(w, data, data_len);
+    put(w, route, route_len);
+    push_chunk(p, c, SHM_D_PUB, (uint32_t)len);
+    return 0;
+}
+
+void
+st_port_flush(struct st_port *p)
+{
+    flush_ctrl(p);
+    p->staged = 0;
+    if (shm_ring_publish(&p->in))
+        shm_doorbell_ring(p->router_db, p->router_efd);
+}
+
+void
+st_port_check_router(struct st_port *p)
+{
+    uint32_t gen = atomic_load_explicit(&p->hdr->router_gen,
+                                        memory_order_acquire);
+    if (gen == p->router_gen)
+        return;
+    p->router_gen = gen;
+    shm_arena_drop_lost_holds(&p->arena, shm_ring_consumer_pos(&p->in));
+    ctrl_reset(p, false);
+    for (uint32_t i = 0; i < p->nsubs; i++)
+        ctrl_sub(p, p->subs[i].id, p->subs[i].subject);
+    ctrl_reset(p, true);
+    st_port_flush(p);
+    dt_debug("router generation %u: announced %u subscriptions", gen,
+             p->nsubs);
+}
+
+/* ------------------------------------------------------------------ */
+/* Consumer side. */
+
+static void
+deliver(struct st_port *p, const struct shm_desc *d, struct shm_chunk *c)
+{
+    const struct shm_msg *m = shm_chunk_body(c);
+    if (d->kind != SHM_D_MSG || d->conn != ST_PORT_CONN ||
+        d->conn_gen != p->gen)
+        return;
+    if (d->len < sizeof(*m) || shm_msg_size(m) > d->len) {
+        p->dropped++;
+        return;
+    }
+    const char *s = (const char *)(m + 1);
+    const char *r = s + m->subject_len;
+    const char *h = r + m->reply_len;
+    const char *b = h + m->hdr_len;
+    p->on_msg(p->arg, d->sub, s, m->subject_len, r, m->reply_len, h,
+              m->hdr_len, b, m->payload_len);
+}
+
+unsigned
+st_port_drain(struct st_port *p, unsigned max)
+{
+    struct shm_desc batch[64];
+    unsigned n = 0, got;
+    do {
+        unsigned want = max - n < 64 ? max - n : 64;
+        got = shm_ring_pop_batch(&p->out, batch, want);
+        for (unsigned i = 0; i < got; i++) {
+            struct shm_chunk *c = shm_chunk_of(&p->ch->h, &batch[i]);
+            if (c == NULL) {
+                p->dropped++;
+                continue;
+            }
+            deliver(p, &batch[i], c);
+            shm_chunk_unref(c);
+        }
+        n += got;
+    } while (got == 64 && n < max);
+    return n;
+}
+
+bool
+st_port_pending(struct st_port *p)
+{
+    return shm_ring_count(&p->out) > 0;
+}

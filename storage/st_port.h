@@ -1,0 +1,89 @@
+/*
+ * st_port.h -- the storage process's place on the fabric: one port, like
+ * a gateway's, with an inbound ring and arena (what storage publishes and
+ * its subscription changes) and an outbound ring (what the router
+ * delivers to it).  To the router the storage process is one more
+ * gateway holding a single connection (slot 1) whose subscriptions are
+ * JetStream's.
+ *
+ * NOTES
+ *   Ownership: the port keeps its own copy of every subscription, so it
+ *   can announce them again by itself when the router restarts.
+ *   Order: control messages and publishes leave in the order they were
+ *   made; a control message that finds the ring or arena full waits in
+ *   a queue (bounded, ST_PORT_CTRL_MAX) and publishes wait behind it.
+ *   Full: st_port_publish() returns -ENOBUFS and the caller keeps the
+ *   message (the JetStream engine has its own bounded backlog).
+ *   Concurrency: the storage thread only.
+ */
+#ifndef ST_PORT_H
+#define ST_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dt_buf.h"
+#include "dt_child.h"
+#include "shm.h"
+
+#define ST_PORT_CONN 1u                 /* our one connection slot */
+#define ST_PORT_CTRL_MAX (16u << 20)
+
+/* A message the router delivered on subscription sub_id. */
+typedef void (*st_port_msg_fn)(void *arg, uint32_t sub_id,
+                               const char *subj, size_t subj_len,
+                               const char *reply, size_t reply_len,
+                               const void *hdr, size_t hdr_len,
+                               const void *data, size_t data_len);
+
+struct st_port_sub {
+    uint32_t id;
+    char *subject;
+};
+
+struct st_port {
+    struct dt_child *ch;
+    struct shm_header *hdr;
+    unsigned index;                 /* our port */
+    uint32_t gen;                   /* our connection generation */
+    uint32_t router_gen;
+    struct shm_ring_handle in, out;
+    struct shm_arena_handle arena;
+    struct shm_doorbell *db, *router_db;
+    int efd, router_efd;
+    struct dt_buf ctrl;             /* control messages waiting for room */
+    size_t ctrl_head;
+    unsigned staged;
+    struct st_port_sub *subs;       /* sorted by nothing; few */
+    uint32_t nsubs, cap;
+    uint64_t dropped;               /* bad deliveries */
+    st_port_msg_fn on_msg;
+    void *arg;
+};
+
+int st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
+                 void *arg);
+void st_port_free(struct st_port *p);
+
+int st_port_subscribe(struct st_port *p, uint32_t id, const char *subject,
+                      size_t len);
+int st_port_unsubscribe(struct st_port *p, uint32_t id);
+/* A publish on subj; with route_len > 0 it goes to the subscribers of
+ * `route` and they see it as sent on subj. */
+int st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
+                    const char *route, size_t route_len, const char *reply,
+                    size_t reply_len, const void *hdr, size_t hdr_len,
+                    const void *data, size_t data_len);
+
+/* Deliveries: up to max, each handed to on_msg.  Returns how many. */
+unsigned st_port_drain(struct st_port *p, unsigned max);
+/* Anything delivered and not yet drained? */
+bool st_port_pending(struct st_port *p);
+/* A new router: announce every subscription again. */
+void st_port_check_router(struct st_port *p);
+/* Retry queued control messages, make staged entries visible and wake
+ * the router. */
+void st_port_flush(struct st_port *p);
+
+#endif /* ST_PORT_H */
