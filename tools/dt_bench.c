@@ -13,6 +13,7 @@
  *   reqrep   request/reply round trips, one in flight, latency percentiles
  *   conns    N connections x M subscriptions: broker memory per connection
  *   subs     N distinct subjects on one connection: memory per subscription
+ *   js-pub-sync, js-pub-async, js-pull: JetStream, in dt_bench_js.c
  * Every payload starts with a 64-bit sequence number.  Subscribers keep one
  * bitmap per delivery stream (per subscriber, or per queue group) and count
  * lost, duplicated and reordered messages.  Core NATS may drop for a slow
@@ -39,8 +40,6 @@
  */
 #include "dt_bench.h"
 
-#include <nats/nats.h>
-
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -60,86 +59,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BENCH_PROBE_SEQ   UINT64_MAX   /* warm-up messages carry this seq */
-#define BENCH_MAX_PIDS    512
-#define BENCH_MAX_SUBS    4
-#define BENCH_IDLE_NS     (3LL * 1000000000LL)   /* no progress: give up */
-#define BENCH_WARMUP_NS   (10LL * 1000000000LL)
-#define BENCH_RR_WAIT_MS  2000                   /* one reply, at most */
-#define BENCH_NS          1000000000LL
-
-struct bench_opts {
-    const char *url;
-    const char *scenario;
-    const char *label;
-    const char *report;        /* --report FILE: render, do not run */
-    const char *baseline;      /* label the report's ratios divide by */
-    int size;
-    long count;
-    double duration_s;         /* cap on publishing time; 0: none */
-    double rate;               /* msgs/s; 0: as fast as possible */
-    double timeout_s;          /* whole run */
-    pid_t roots[BENCH_MAX_PIDS];
-    int nroots;
-    int conns;                 /* conns: connections */
-    int subs_per_conn;         /* conns: subscriptions per connection */
-    bool check;                /* exit 1 unless the numbers are sane */
-};
-
-struct bench_result {
-    long msgs;                 /* published; round trips for reqrep */
-    long delivered;            /* distinct deliveries */
-    long received;             /* all deliveries, duplicates included */
-    long lost, dup, reordered, bad;
-    int streams;               /* delivery streams: 1 per sub, 1 per group */
-    int closed;                /* connections found closed after the run */
-    double secs;               /* first send -> last receive */
-    double pub_secs;           /* first send -> publisher flushed */
-    double broker_cpu_us;
-    double client_cpu_us;
-    long rss_kb, pss_kb;       /* after the run */
-    long rss0_kb, pss0_kb;     /* before (conns, subs) */
-    int nbroker;               /* broker processes measured */
-    double p50, p90, p99, pmax, pmean;   /* reqrep, microseconds */
-    double setup_secs;         /* conns, subs */
-    long units;                /* conns: connections; subs: subscriptions */
-    bool warmup_ok;
-    char error[240];
-};
-
-struct bench_tracker {
-    _Atomic uint64_t *bits;    /* one bit per sequence number */
-    long nbits;
-};
-
-struct bench_sub {
-    struct bench_tracker *tr;
-    natsSubscription *sub;
-    int size;
-    uint64_t max_seq;          /* delivery thread only */
-    bool have_max;             /* delivery thread only */
-    _Atomic long unique, received, dup, reordered, bad, probes;
-    _Atomic int64_t last_ns;
-};
-
-struct bench_ctx {
-    struct bench_opts o;
-    struct bench_result r;
-    natsConnection *pub;       /* publisher / requester */
-    natsConnection *rsp;       /* reqrep responder */
-    natsConnection **conns;    /* subscriber connections */
-    int nconns;
-    natsSubscription **xsubs;  /* synchronous subscriptions */
-    long nxsubs;
-    struct bench_sub subs[BENCH_MAX_SUBS];
-    int nsubs;
-    struct bench_tracker tr[BENCH_MAX_SUBS];
-    int ntr;
-    char *buf;                 /* payload, o.size bytes */
-    int64_t *lat;              /* reqrep round trips, ns */
-    char tag[64];              /* unique subject prefix of this run */
-};
-
 static _Atomic long g_async_errors;
 static int64_t g_deadline_ns;
 static int64_t g_pub_stop_ns;      /* publishers stop: leaves time to drain */
@@ -151,7 +70,7 @@ static _Atomic long g_rss0_kb, g_pss0_kb;   /* broker memory at the start */
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int64_t
+int64_t
 bench_now_ns(void)
 {
     struct timespec ts;
@@ -160,7 +79,7 @@ bench_now_ns(void)
     return (int64_t)ts.tv_sec * BENCH_NS + ts.tv_nsec;
 }
 
-static void
+void
 bench_sleep_ns(int64_t ns)
 {
     struct timespec ts = { .tv_sec = ns / BENCH_NS, .tv_nsec = ns % BENCH_NS };
@@ -170,7 +89,7 @@ bench_sleep_ns(int64_t ns)
 }
 
 /* Milliseconds left before the run's deadline, at least 'floor_ms'. */
-static int64_t
+int64_t
 bench_left_ms(int64_t floor_ms)
 {
     int64_t left = (g_deadline_ns - bench_now_ns()) / 1000000;
@@ -178,13 +97,19 @@ bench_left_ms(int64_t floor_ms)
     return left > floor_ms ? left : floor_ms;
 }
 
-static bool
+bool
 bench_past_deadline(void)
 {
     return bench_now_ns() >= g_deadline_ns;
 }
 
-static void
+int64_t
+bench_deadline_ns(void)
+{
+    return g_deadline_ns;
+}
+
+void
 bench_phase(const char *what, long total)
 {
     g_progress_total = total;
@@ -192,8 +117,14 @@ bench_phase(const char *what, long total)
     atomic_store(&g_phase, what);
 }
 
+void
+bench_progress(long done)
+{
+    atomic_store_explicit(&g_progress, done, memory_order_relaxed);
+}
+
 /* Record the first error of the run; returns 'err' for tail calls. */
-static int
+int
 bench_fail(struct bench_result *r, int err, const char *fmt, ...)
 {
     va_list ap;
@@ -227,7 +158,7 @@ bench_json_str(char *out, size_t outlen, const char *s)
     out[n] = '\0';
 }
 
-static double
+double
 bench_client_cpu_us(void)
 {
     struct rusage ru;
@@ -310,7 +241,7 @@ bench_pid_tree(const struct bench_opts *o, pid_t *out, int max)
     return n;
 }
 
-static double
+double
 bench_broker_cpu_us(const struct bench_opts *o, int *nproc)
 {
     pid_t pids[BENCH_MAX_PIDS];
@@ -348,7 +279,7 @@ bench_proc_kb(const char *path, const char *key, long *kb)
     return rc;
 }
 
-static void
+void
 bench_broker_mem(const struct bench_opts *o, long *rss_kb, long *pss_kb)
 {
     pid_t pids[BENCH_MAX_PIDS];
@@ -382,7 +313,7 @@ bench_on_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
  * error, not as a silent gap.  'asap' turns off libnats's write coalescing
  * (latency runs).
  */
-static int
+int
 bench_connect(struct bench_ctx *c, bool asap, natsConnection **nc)
 {
     natsOptions *opts = NULL;
@@ -410,7 +341,7 @@ bench_connect(struct bench_ctx *c, bool asap, natsConnection **nc)
     return 0;
 }
 
-static int
+int
 bench_flush(struct bench_ctx *c, natsConnection *nc, const char *what)
 {
     natsStatus s = natsConnection_FlushTimeout(nc, bench_left_ms(1000));
@@ -454,7 +385,7 @@ bench_ctx_free(struct bench_ctx *c)
 
 /* ---- receiving -------------------------------------------------------- */
 
-static void
+void
 bench_track(struct bench_sub *bs, uint64_t seq, int len)
 {
     struct bench_tracker *tr = bs->tr;
@@ -572,7 +503,7 @@ bench_add_sub(struct bench_ctx *c, const char *subj, const char *queue)
 
 /* ---- publishing ------------------------------------------------------- */
 
-static void
+void
 bench_put_seq(char *buf, uint64_t seq)
 {
     memcpy(buf, &seq, sizeof seq);
@@ -615,7 +546,7 @@ bench_warmup(struct bench_ctx *c, const char *subj)
 
 /* After 'sent' messages: true to stop (duration or deadline); sleeps to
  * hold --rate. */
-static bool
+bool
 bench_pace(const struct bench_opts *o, int64_t start, long sent)
 {
     int64_t now = bench_now_ns(), target;
@@ -664,7 +595,7 @@ bench_publish(struct bench_ctx *c, const char *subj, int64_t *t0)
 
 /* ---- scenarios -------------------------------------------------------- */
 
-static int
+int
 bench_alloc_trackers(struct bench_ctx *c, int n)
 {
     long words = (c->o.count + 63) / 64;
@@ -774,6 +705,24 @@ bench_pct_us(const int64_t *v, long n, double p)
     return (double)v[idx] / 1e3;
 }
 
+void
+bench_latency(struct bench_ctx *c, long n)
+{
+    struct bench_result *r = &c->r;
+    int64_t sum = 0;
+    long i;
+
+    for (i = 0; i < n; i++)
+        sum += c->lat[i];
+    qsort(c->lat, (size_t)n, sizeof *c->lat, bench_cmp_i64);
+    r->has_lat = n > 0;
+    r->p50 = bench_pct_us(c->lat, n, 50);
+    r->p90 = bench_pct_us(c->lat, n, 90);
+    r->p99 = bench_pct_us(c->lat, n, 99);
+    r->pmax = bench_pct_us(c->lat, n, 100);
+    r->pmean = n > 0 ? (double)sum / (double)n / 1e3 : 0;
+}
+
 /*
  * Waits for the reply carrying 'seq' (stale replies are skipped).
  * 0 on the reply, -ETIMEDOUT, or -EIO when the connection failed.
@@ -859,7 +808,7 @@ bench_reqrep(struct bench_ctx *c)
 {
     struct bench_result *r = &c->r;
     char subj[128], *inbox = NULL;
-    int64_t t0, t, end, sum = 0;
+    int64_t t0, t, end;
     double cpu0, ccpu0;
     natsSubscription *isub;
     int rc, timeouts = 0;
@@ -912,8 +861,7 @@ bench_reqrep(struct bench_ctx *c)
         if (rc != 0)
             break;
         timeouts = 0;
-        c->lat[n] = bench_now_ns() - t;
-        sum += c->lat[n++];
+        c->lat[n++] = bench_now_ns() - t;
     }
     r->secs = (double)(bench_now_ns() - t0) / 1e9;
     r->broker_cpu_us = bench_broker_cpu_us(&c->o, &r->nbroker) - cpu0;
@@ -925,12 +873,7 @@ bench_reqrep(struct bench_ctx *c)
     r->streams = 1;
     r->closed = natsConnection_IsClosed(c->pub)
                 + natsConnection_IsClosed(c->rsp);
-    qsort(c->lat, (size_t)n, sizeof *c->lat, bench_cmp_i64);
-    r->p50 = bench_pct_us(c->lat, n, 50);
-    r->p90 = bench_pct_us(c->lat, n, 90);
-    r->p99 = bench_pct_us(c->lat, n, 99);
-    r->pmax = bench_pct_us(c->lat, n, 100);
-    r->pmean = n > 0 ? (double)sum / (double)n / 1e3 : 0;
+    bench_latency(c, n);
 out:
     natsInbox_Destroy(inbox);
     return rc;
@@ -1130,12 +1073,15 @@ bench_print(const struct bench_ctx *c)
            bench_div(r->broker_cpu_us, per), bench_div(r->client_cpu_us, per),
            r->rss_kb, r->pss_kb, r->nbroker, r->warmup_ok ? "true" : "false",
            atomic_load(&g_async_errors), r->closed);
-    if (rr)
+    if (r->has_lat || rr)
         printf(",\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
-               "\"max_us\":%.1f,\"mean_us\":%.1f,"
-               "\"broker_cpu_us_per_rt\":%.3f",
-               r->p50, r->p90, r->p99, r->pmax, r->pmean,
+               "\"max_us\":%.1f,\"mean_us\":%.1f",
+               r->p50, r->p90, r->p99, r->pmax, r->pmean);
+    if (rr)
+        printf(",\"broker_cpu_us_per_rt\":%.3f",
                bench_div(r->broker_cpu_us, (double)r->delivered));
+    if (r->js.used)
+        bench_js_print(c);
     if (mem)
         printf(",\"units\":%ld,\"setup_secs\":%.3f,\"broker_rss0_kb\":%ld,"
                "\"broker_pss0_kb\":%ld,\"rss_growth_kb\":%ld,"
@@ -1160,7 +1106,11 @@ static bool
 bench_sane(const struct bench_ctx *c)
 {
     const struct bench_result *r = &c->r;
-    bool ok = r->error[0] == '\0' && r->msgs > 0 && r->secs > 0
+    bool ok;
+
+    if (bench_js_scenario(c->o.scenario))
+        return bench_js_sane(c);
+    ok = r->error[0] == '\0' && r->msgs > 0 && r->secs > 0
               && isfinite(r->secs) && r->dup == 0 && r->reordered == 0
               && r->bad == 0;
 
@@ -1222,12 +1172,16 @@ bench_usage(void)
         "--count N [options]\n"
         "       dt-bench --report FILE.jsonl [--baseline LABEL]\n"
         "scenarios: pub pubsub fanout4 queue4 reqrep conns subs\n"
+        "           js-pub-sync js-pub-async js-pull (JetStream, file "
+        "stream)\n"
         "  --label L          server label in the output (default: server)\n"
         "  --duration-s D     stop publishing after D seconds\n"
         "  --rate R           publish at R msgs/s (default: flat out)\n"
         "  --pids p1,p2       broker pids (descendants included)\n"
         "  --conns N          conns: connections (default 2000)\n"
         "  --subs-per-conn M  conns: subscriptions each (default 10)\n"
+        "  --batch B          js-pull: messages per fetch (default 256)\n"
+        "  --inflight N       js-pub-async: acks outstanding (default 4096)\n"
         "  --timeout-s T      whole run (default 120)\n"
         "  --check            exit 1 unless the numbers are sane\n");
 }
@@ -1265,6 +1219,8 @@ bench_parse(struct bench_opts *o, int argc, char **argv)
         { "conns", required_argument, NULL, 'C' },
         { "subs-per-conn", required_argument, NULL, 'S' },
         { "timeout-s", required_argument, NULL, 't' },
+        { "batch", required_argument, NULL, 'b' },
+        { "inflight", required_argument, NULL, 'i' },
         { "check", no_argument, NULL, 'k' },
         { "report", required_argument, NULL, 'R' },
         { "baseline", required_argument, NULL, 'B' },
@@ -1276,7 +1232,7 @@ bench_parse(struct bench_opts *o, int argc, char **argv)
     *o = (struct bench_opts){ .url = "nats://127.0.0.1:4222",
         .scenario = "pubsub", .label = "server", .baseline = "nats-server",
         .size = 16, .count = 100000, .timeout_s = 120, .conns = 2000,
-        .subs_per_conn = 10 };
+        .subs_per_conn = 10, .batch = 256, .inflight = 4096 };
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 'u': o->url = optarg; break;
@@ -1293,6 +1249,8 @@ bench_parse(struct bench_opts *o, int argc, char **argv)
         case 'C': o->conns = atoi(optarg); break;
         case 'S': o->subs_per_conn = atoi(optarg); break;
         case 't': o->timeout_s = atof(optarg); break;
+        case 'b': o->batch = atoi(optarg); break;
+        case 'i': o->inflight = atoi(optarg); break;
         case 'k': o->check = true; break;
         case 'R': o->report = optarg; break;
         case 'B': o->baseline = optarg; break;
@@ -1301,7 +1259,9 @@ bench_parse(struct bench_opts *o, int argc, char **argv)
     }
     if (optind != argc || o->size < 8 || o->size > (64 << 20)
         || o->count < 1 || o->count > 100000000 || o->timeout_s <= 0
-        || o->conns < 1 || o->subs_per_conn < 1 || o->rate < 0)
+        || o->conns < 1 || o->subs_per_conn < 1 || o->rate < 0
+        || o->batch < 1 || o->batch > 100000 || o->inflight < 1
+        || o->inflight > 1000000)
         return -EINVAL;
     return 0;
 }
@@ -1329,6 +1289,8 @@ bench_run(struct bench_ctx *c)
         return bench_memory(c, c->o.conns, c->o.subs_per_conn, true);
     if (strcmp(s, "subs") == 0)
         return bench_memory(c, 1, c->o.count, false);
+    if (bench_js_scenario(s))
+        return bench_js_run(c);
     return bench_fail(&c->r, -EINVAL, "unknown scenario %s", s);
 }
 

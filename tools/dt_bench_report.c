@@ -3,7 +3,9 @@
  * (dt-bench --report FILE.jsonl): reads the lines, groups the runs by
  * (server, scenario, size), takes medians, and prints one table row per
  * group with ratios against a baseline server, then notes for groups
- * with failed runs or with loss, duplicates or reordering.
+ * with failed runs or with loss, duplicates or reordering.  A line with
+ * "na" (a scenario the server does not support, e.g. JetStream refused at
+ * start) makes an "n/a" row and one note per server and reason.
  *
  * NOTES
  *  - Only flat JSON objects of strings and numbers are understood (what
@@ -30,7 +32,8 @@ enum rep_field {
     RF_MSGS_S, RF_MB_S, RF_P50, RF_P90, RF_P99, RF_MAX, RF_BCPU, RF_CCPU,
     RF_RSS, RF_PSS, RF_LOST, RF_DUP, RF_REORD, RF_PER_CONN, RF_PER_SUB,
     RF_BCPU_RT, RF_DELIV_S, RF_SETUP, RF_BCPU_UNIT, RF_RSS0, RF_PSS0,
-    RF_PROGRESS, RF_CLOSED, RF_N
+    RF_PROGRESS, RF_CLOSED, RF_ACKERR, RF_NOACK, RF_NOTSTORED, RF_ACKPEND,
+    RF_N
 };
 
 static const char *const rep_keys[RF_N] = {
@@ -39,11 +42,11 @@ static const char *const rep_keys[RF_N] = {
     "broker_pss_kb", "lost", "dup", "reordered", "bytes_per_conn",
     "bytes_per_sub", "broker_cpu_us_per_rt", "deliv_per_s", "setup_secs",
     "broker_cpu_us_per_unit", "broker_rss0_kb", "broker_pss0_kb", "progress",
-    "conns_closed",
+    "conns_closed", "ack_errors", "no_ack", "acked_not_stored", "ack_pending",
 };
 
 struct rep_line {
-    char server[64], scenario[32], error[160];
+    char server[64], scenario[32], error[160], na[160];
     long size;
     double v[RF_N];
     bool has[RF_N];
@@ -52,7 +55,8 @@ struct rep_line {
 struct rep_group {
     char server[64], scenario[32];
     long size;
-    int runs, failed;
+    int runs, failed, na;      /* na: "n/a" lines, not runs */
+    char na_why[160];
     double *vals[RF_N];        /* one value per successful run */
     int nvals[RF_N];
     struct rep_line last_failed;
@@ -94,6 +98,8 @@ rep_store(struct rep_line *l, const char *key, const char *str, double num)
         snprintf(l->scenario, sizeof l->scenario, "%s", str);
     else if (strcmp(key, "error") == 0)
         snprintf(l->error, sizeof l->error, "%s", str);
+    else if (strcmp(key, "na") == 0)
+        snprintf(l->na, sizeof l->na, "%s", str);
     else if (strcmp(key, "size") == 0)
         l->size = (long)num;
     for (i = 0; i < RF_N; i++)
@@ -186,6 +192,11 @@ rep_add(struct rep_group *g, const struct rep_line *l)
     double *v;
     int f;
 
+    if (l->na[0] != '\0') {          /* not supported: not a run */
+        g->na++;
+        snprintf(g->na_why, sizeof g->na_why, "%s", l->na);
+        return 0;
+    }
     g->runs++;
     if (l->error[0] != '\0') {        /* its numbers are not a result */
         g->failed++;
@@ -248,11 +259,16 @@ rep_row(struct rep_group *g, struct rep_group *base)
 {
     char rate[128], lo[32], hi[32], mb[32], lat[96], bc[32], cc[32], mem[64];
     char per[32], ratio[48], a[24], b[24], c4[24], d[24];
-    bool higher, rr = strcmp(g->scenario, "reqrep") == 0;
+    bool higher, lat_on = g->nvals[RF_P50] > 0;
     double h = rep_headline(g, &higher), bh;
     int n = g->nvals[RF_MSGS_S];
     char fails[32] = "";
 
+    if (g->runs == 0 && g->na > 0) {
+        printf("| %s | %ld | %s | n/a | n/a | | | | | | | | |\n",
+               g->scenario, g->size, g->server);
+        return;
+    }
     if (g->failed > 0)
         snprintf(fails, sizeof fails, " (+%d failed)", g->failed);
 
@@ -266,7 +282,7 @@ rep_row(struct rep_group *g, struct rep_group *base)
     }
     rep_fmt(mb, sizeof mb, rep_median(g, RF_MB_S), "%.1f");
     lat[0] = '\0';
-    if (rr) {
+    if (lat_on) {
         rep_fmt(a, sizeof a, rep_median(g, RF_P50), "%.0f");
         rep_fmt(b, sizeof b, rep_median(g, RF_P90), "%.0f");
         rep_fmt(c4, sizeof c4, rep_median(g, RF_P99), "%.0f");
@@ -320,8 +336,17 @@ rep_failure(const struct rep_group *g, bool first)
     printf("\n");
 }
 
+/* Sum of the JetStream acknowledgement troubles of a group. */
+static double
+rep_js_trouble(const struct rep_group *g)
+{
+    return rep_sum(g, RF_ACKERR) + rep_sum(g, RF_NOACK)
+           + rep_sum(g, RF_NOTSTORED) + rep_sum(g, RF_ACKPEND);
+}
+
 /* A note for a group whose completed runs lost, duplicated or reordered
- * messages, or had connections closed under them. */
+ * messages, had connections closed under them, or (JetStream) had
+ * publish or consumer acks fail. */
 static void
 rep_loss(const struct rep_group *g, bool first)
 {
@@ -331,9 +356,33 @@ rep_loss(const struct rep_group *g, bool first)
         bad += g->vals[RF_LOST][i] > 0;
     printf("%s- **%s %s %ld B: lost %.0f messages (in %d of %d runs), "
            "dup %.0f, reordered %.0f; %.0f connection(s) closed by the "
-           "server**\n", first ? "\n" : "", g->server, g->scenario, g->size,
+           "server", first ? "\n" : "", g->server, g->scenario, g->size,
            rep_sum(g, RF_LOST), bad, g->runs - g->failed, rep_sum(g, RF_DUP),
            rep_sum(g, RF_REORD), rep_sum(g, RF_CLOSED));
+    if (rep_js_trouble(g) > 0)
+        printf("; ack errors %.0f, publishes never acked %.0f, acked but "
+               "not stored %.0f, consumer acks pending %.0f",
+               rep_sum(g, RF_ACKERR), rep_sum(g, RF_NOACK),
+               rep_sum(g, RF_NOTSTORED), rep_sum(g, RF_ACKPEND));
+    printf("**\n");
+}
+
+/* One note per server and reason for its "n/a" groups. */
+static void
+rep_na(const struct rep_group *gs, int n, int i, bool first)
+{
+    int j;
+
+    for (j = 0; j < i; j++)
+        if (gs[j].na > 0 && strcmp(gs[j].server, gs[i].server) == 0
+            && strcmp(gs[j].na_why, gs[i].na_why) == 0)
+            return;                    /* said already */
+    printf("%s- **%s: n/a rows** (", first ? "\n" : "", gs[i].server);
+    for (j = i; j < n; j++)
+        if (gs[j].na > 0 && strcmp(gs[j].server, gs[i].server) == 0
+            && strcmp(gs[j].na_why, gs[i].na_why) == 0)
+            printf("%s%s", j == i ? "" : ", ", gs[j].scenario);
+    printf("): %s\n", gs[i].na_why);
 }
 
 static int
@@ -420,8 +469,11 @@ bench_report(const char *path, const char *baseline)
         if (gs[i].failed > 0)
             rep_failure(&gs[i], j++ == 0);
         if (rep_sum(&gs[i], RF_LOST) + rep_sum(&gs[i], RF_DUP)
-            + rep_sum(&gs[i], RF_REORD) + rep_sum(&gs[i], RF_CLOSED) > 0)
+            + rep_sum(&gs[i], RF_REORD) + rep_sum(&gs[i], RF_CLOSED)
+            + rep_js_trouble(&gs[i]) > 0)
             rep_loss(&gs[i], j++ == 0);
+        if (gs[i].na > 0 && gs[i].runs == 0)
+            rep_na(gs, n, i, j++ == 0);
     }
     rc = 0;
 out:
