@@ -2,8 +2,9 @@
  * test_monitor.c -- the HTTP monitoring port: /varz (identity, limits and
  * counters), /connz (one entry per client with cid, ip, port, name, lang,
  * version, subscriptions, in/out counters), /subsz (num_subscriptions),
- * /healthz ({"status":"ok"}), 404 for an unknown path; and that counters
- * move as clients connect, subscribe and publish.
+ * /healthz ({"status":"ok"}), /jsz (disabled, then with JetStream on:
+ * streams, consumers, messages and API calls counted), 404 for an unknown
+ * path; and that counters move as clients connect, subscribe and publish.
  *
  * NOTES
  *   Counters may be refreshed lazily, so every "after" value is polled with
@@ -232,15 +233,114 @@ test_health_and_404(const struct dt_server *s)
     CHECK(strstr(body, "\"num_subscriptions\"") != NULL);
 }
 
+/* JetStream off: /jsz still answers, says so, counts nothing. */
+static void
+test_jsz_off(const struct dt_server *s)
+{
+    long long v = -1;
+    int b = 0;
+
+    REQUIRE(dt_http_get(s->http_port, "/jsz", body, sizeof(body)) == 200);
+    CHECK(dt_json_bool(body, "disabled", &b) == 0 && b == 1);
+    CHECK(dt_json_int(body, "streams", &v) == 0 && v == 0);
+    CHECK(dt_json_int(body, "accounts", &v) == 0 && v == 0);
+out:
+    return;
+}
+
+static long long
+wait_jsz_int(int port, const char *key, long long want)
+{
+    long long deadline = dt_now_ms() + WAIT_MS, v = -1;
+
+    do {
+        if ((v = get_int(port, "/jsz", key)) == want)
+            break;
+        dt_sleep_ms(20);
+    } while (dt_now_ms() < deadline);
+    return v;
+}
+
+static void
+js_fill(const struct dt_server *s)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamConfig cfg;
+    jsConsumerConfig cc;
+    const char *subjects[1] = { "mon.>" };
+
+    REQUIRE((nc = dt_nats_connect(s->url, NULL)) != NULL);
+    REQUIRE(natsConnection_JetStream(&js, nc, NULL) == NATS_OK);
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = "MON";
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    REQUIRE(js_AddStream(NULL, js, &cfg, NULL, NULL) == NATS_OK);
+    for (int i = 0; i < 5; i++)
+        CHECK(js_Publish(NULL, js, "mon.x", "hello", 5, NULL, NULL) ==
+              NATS_OK);
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "d";
+    CHECK(js_AddConsumer(NULL, js, "MON", &cc, NULL, NULL) == NATS_OK);
+out:
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+static void
+test_jsz_on(const char *store)
+{
+    struct dt_server s;
+    char conf[512], str[256];
+    long long v;
+    int b = 0;
+
+    memset(&s, 0, sizeof(s));
+    snprintf(conf, sizeof(conf), "jetstream {\n  store_dir: \"%s\"\n}\n",
+             store);
+    REQUIRE(dt_server_start(&s, conf, NULL) == 0);
+    js_fill(&s);
+    CHECK_INT(wait_jsz_int(s.http_port, "streams", 1), ==, 1);
+    CHECK_INT(wait_jsz_int(s.http_port, "consumers", 1), ==, 1);
+    CHECK_INT(wait_jsz_int(s.http_port, "messages", 5), ==, 5);
+    REQUIRE(dt_http_get(s.http_port, "/jsz", body, sizeof(body)) == 200);
+    CHECK(dt_json_bool(body, "disabled", &b) < 0);
+    CHECK(dt_json_int(body, "bytes", &v) == 0 && v > 5 * 5);
+    CHECK(dt_json_int(body, "storage", &v) == 0 && v > 0);
+    CHECK(dt_json_int(body, "accounts", &v) == 0 && v == 1);
+    CHECK(dt_json_int(body, "total", &v) == 0 && v >= 2);  /* api */
+    CHECK(dt_json_int(body, "max_storage", &v) == 0 && v > 0);
+    CHECK(dt_json_str(body, "store_dir", str, sizeof(str)) == 0 &&
+          strncmp(str, store, strlen(store)) == 0);
+    REQUIRE(dt_http_get(s.http_port, "/varz", body, sizeof(body)) == 200);
+    CHECK(strstr(body, "\"jetstream\": {\n") != NULL ||
+          strstr(body, "\"jetstream\":{") != NULL);
+    CHECK(dt_json_str(body, "store_dir", str, sizeof(str)) == 0);
+out:
+    dt_server_finish(&s);
+}
+
 int
 main(int argc, char **argv)
 {
     struct dt_server srv;
+    const char *tmp = getenv("TMPDIR");
+    char store[256];
 
+    snprintf(store, sizeof(store), "%s/dt-mon-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
     REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
     test_varz(&srv);
     test_counters(&srv);
     test_health_and_404(&srv);
+    test_jsz_off(&srv);
+    if (mkdtemp(store) != NULL) {
+        test_jsz_on(store);
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store);
+        CHECK(system(cmd) == 0);
+    }
 out:
     return dt_nats_finish(&srv, argv[0]);
 }
