@@ -175,6 +175,9 @@ int  gw_proto_format_info(struct gw_worker *w, const struct gw_conn *c,
 void gw_proto_send_info(struct gw_worker *w, struct gw_conn *c);
 /* Parse and act on the connection's buffered input.  Returns 0, or -1
  * when the connection was closed. */
+/* Stop reading c until retry (fabric full, or a local reader stalls
+ * this worker); its unparsed bytes are parsed again then. */
+void gw_proto_pause_input(struct gw_worker *w, struct gw_conn *c);
 int  gw_proto_process(struct gw_worker *w, struct gw_conn *c);
 void gw_proto_tick(struct gw_worker *w, struct gw_conn *c, uint64_t now);
 void gw_sub_remove(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s);

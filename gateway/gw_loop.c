@@ -119,6 +119,13 @@ read_conn(struct gw_worker *w, struct gw_conn *c)
 {
     if (c->blocked)
         return;
+    if (w->stalled && !c->heavy) {
+        /* a reader here is over half its max_pending and still taking
+         * bytes: hold the writers back rather than let it become a slow
+         * consumer (nats-server stalls its producers the same way) */
+        gw_proto_pause_input(w, c);
+        return;
+    }
     /* keep only unparsed bytes: the buffer's cap is one maximal op plus
      * one read, which the parser's limits guarantee is enough */
     if (c->in_head) {
@@ -154,7 +161,7 @@ read_conn(struct gw_worker *w, struct gw_conn *c)
 static void
 retry_blocked(struct gw_worker *w)
 {
-    if (w->n_blocked == 0)
+    if (w->n_blocked == 0 || w->stalled)
         return;
     shm_arena_reclaim(&w->arena);
     uint32_t n = w->n_blocked;

@@ -291,8 +291,8 @@ compact_input(struct gw_conn *c)
         c->in.len = c->in_head = 0;
 }
 
-static void
-block(struct gw_worker *w, struct gw_conn *c)
+void
+gw_proto_pause_input(struct gw_worker *w, struct gw_conn *c)
 {
     if (c->blocked)
         return;
@@ -308,7 +308,7 @@ gw_proto_process(struct gw_worker *w, struct gw_conn *c)
         if (c->pong_waiting) {
             /* nothing this client sent after a PING may be answered
              * before its PONG: wait, input and all */
-            block(w, c);
+            gw_proto_pause_input(w, c);
             break;
         }
         struct gw_op op;
@@ -341,7 +341,7 @@ gw_proto_process(struct gw_worker *w, struct gw_conn *c)
                      (unsigned long long)c->cid, (int)op.line.len, op.line.p);
         rc = handle_op(w, c, &op);
         if (rc == -EAGAIN) {
-            block(w, c);
+            gw_proto_pause_input(w, c);
             break;
         }
         if (rc < 0)
