@@ -15,7 +15,6 @@
  *   Every wait is bounded (WAIT_MS, or the short ack waits below).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,23 +37,6 @@ struct env {
 };
 
 /* ---- helpers -------------------------------------------------------- */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void
-remove_tree(const char *dir)
-{
-    if (dir[0] != '\0' && getenv("DT_KEEP_TMP") == NULL)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Connect and open a JetStream context on e->srv.  0 or -1. */
 static int
@@ -1320,7 +1302,6 @@ int
 main(int argc, char **argv)
 {
     struct env e;
-    const char *tmp = getenv("TMPDIR");
     int rc;
 
     (void)argc;
@@ -1329,9 +1310,7 @@ main(int argc, char **argv)
         printf("SKIP: $DIALTONE_BIN not set or not executable\n");
         return DT_EXIT_SKIP;
     }
-    snprintf(e.store, sizeof(e.store), "%s/dt-js-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(e.store) == NULL) {
+    if (dt_mkdtemp(e.store, sizeof(e.store), "dt-js") < 0) {
         perror("mkdtemp");
         return 1;
     }
@@ -1362,6 +1341,6 @@ main(int argc, char **argv)
 out:
     env_disconnect(&e);
     rc = dt_nats_finish(&e.srv, argv[0]);
-    remove_tree(e.store);
+    dt_remove_tree(e.store);
     return rc;
 }

@@ -55,23 +55,6 @@
 
 /* ---- store dir ------------------------------------------------------ */
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void
-remove_tree(const char *dir)
-{
-    if (dir[0] != '\0' && getenv("DT_KEEP_TMP") == NULL)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* The newest *<seg_suffix> under the store dir (latest mtime, then name). */
 static const char *seg_suffix = ".seg";
 static char newest_seg[1024];
@@ -501,7 +484,6 @@ static void
 run_phase(enum phase ph, bool dialtone)
 {
     static struct publisher pubr;
-    const char *tmp = getenv("TMPDIR");
     struct env e;
     pthread_t th;
     bool started = false;
@@ -509,10 +491,9 @@ run_phase(enum phase ph, bool dialtone)
 
     memset(&e, 0, sizeof(e));
     memset(&pubr, 0, sizeof(pubr));
-    snprintf(e.store, sizeof(e.store), "%s/dt-jscrash-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(e.store) == NULL) {
-        CHECK_MSG(0, "mkdtemp: %s", strerror(errno));
+    int mk = dt_mkdtemp(e.store, sizeof(e.store), "dt-jscrash");
+    if (mk < 0) {
+        CHECK_MSG(0, "mkdtemp: %s", strerror(-mk));
         return;
     }
     snprintf(e.conf, sizeof(e.conf),
@@ -568,7 +549,7 @@ out:
     env_disconnect(&e);
     if (e.srv.pid != 0)
         dt_server_finish(&e.srv);
-    remove_tree(e.store);
+    dt_remove_tree(e.store);
 }
 
 int

@@ -157,14 +157,11 @@ int
 main(int argc, char **argv)
 {
     struct dt_server srv;
-    const char *tmp = getenv("TMPDIR");
-    char store[256], conf[400], cmd[300];
+    char store[256], conf[400];
     long long errors = -1;
 
     (void)argc;
-    snprintf(store, sizeof(store), "%s/dt-jsfuzz-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(store) == NULL) {
+    if (dt_mkdtemp(store, sizeof(store), "dt-jsfuzz") < 0) {
         perror("mkdtemp");
         return 1;
     }
@@ -177,8 +174,6 @@ main(int argc, char **argv)
                            &errors) == 0 && errors > 0);
     nobody_died(&srv);
 out:
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", store);
+    dt_remove_tree(store);
     return dt_nats_finish(&srv, argv[0]);
 }

@@ -14,7 +14,6 @@
  *   config file; the store dir is a mkdtemp dir removed at the end.
  *   One server, one bucket per test.  Every wait is bounded.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +24,6 @@
 
 #define WAIT_MS 2000
 #define QUIET_MS 300        /* how long "nothing more arrives" is watched */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void
-remove_tree(const char *dir)
-{
-    if (dir[0] != '\0' && getenv("DT_KEEP_TMP") == NULL)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Bucket `name` keeping `history` values per key; NULL printed. */
 static kvStore *
@@ -547,7 +529,6 @@ out:
 int
 main(int argc, char **argv)
 {
-    const char *tmp = getenv("TMPDIR");
     natsConnection *nc = NULL;
     struct dt_server srv;
     char store[256], conf[512];
@@ -560,9 +541,7 @@ main(int argc, char **argv)
         printf("SKIP: $DIALTONE_BIN not set or not executable\n");
         return DT_EXIT_SKIP;
     }
-    snprintf(store, sizeof(store), "%s/dt-kv-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(store) == NULL) {
+    if (dt_mkdtemp(store, sizeof(store), "dt-kv") < 0) {
         perror("mkdtemp");
         return 1;
     }
@@ -584,6 +563,6 @@ out:
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     rc = dt_nats_finish(&srv, argv[0]);
-    remove_tree(store);
+    dt_remove_tree(store);
     return rc;
 }

@@ -325,22 +325,16 @@ int
 main(int argc, char **argv)
 {
     struct dt_server srv;
-    const char *tmp = getenv("TMPDIR");
     char store[256];
 
-    snprintf(store, sizeof(store), "%s/dt-mon-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
     REQUIRE(dt_server_start_or_skip(&srv, NULL, NULL) == 0);
     test_varz(&srv);
     test_counters(&srv);
     test_health_and_404(&srv);
     test_jsz_off(&srv);
-    if (mkdtemp(store) != NULL) {
-        test_jsz_on(store);
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store);
-        CHECK(system(cmd) == 0);
-    }
+    REQUIRE(dt_mkdtemp(store, sizeof(store), "dt-mon") == 0);
+    test_jsz_on(store);
+    dt_remove_tree(store);
 out:
     return dt_nats_finish(&srv, argv[0]);
 }

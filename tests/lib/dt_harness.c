@@ -360,13 +360,35 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return 0;
 }
 
+void
+dt_remove_tree(const char *dir)
+{
+    if (dir[0] != '\0' && getenv("DT_KEEP_TMP") == NULL)
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+dt_mkdtemp(char *out, size_t len, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(out, len, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+                     prefix);
+    if (n < 0 || (size_t)n >= len) {
+        out[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    if (mkdtemp(out) == NULL) {
+        int e = errno;
+        out[0] = '\0';
+        return -e;
+    }
+    return 0;
+}
+
 static void
 remove_dir(char *dir)
 {
-    if (dir[0] == '\0')
-        return;
-    if (getenv("DT_KEEP_TMP") == NULL)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    dt_remove_tree(dir);
     dir[0] = '\0';
 }
 

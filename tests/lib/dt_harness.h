@@ -160,6 +160,14 @@ int dt_json_bool(const char *json, const char *key, int *out);
 int dt_http_wait_int(int port, const char *path, const char *key,
                      long long min, int timeout_ms, long long *out);
 
+/* A fresh directory "<$TMPDIR or /tmp>/<prefix>-XXXXXX", its path in
+ * out.  0 or -errno (out is "" then). */
+int dt_mkdtemp(char *out, size_t len, const char *prefix);
+
+/* Remove dir and everything below it, unless $DT_KEEP_TMP is set (to
+ * look at what a failed test left).  "" is ignored. */
+void dt_remove_tree(const char *dir);
+
 /* Monotonic milliseconds. */
 long long dt_now_ms(void);
 
