@@ -3,16 +3,18 @@
  * close, the registry hooks that keep one consumer set per stream (with
  * its port subscriptions) in step with the streams, the consumer hooks
  * (created / deleted, interest), the deferred settle work (retention
- * removals, recounts), stats and the next deadline.
+ * removals, recounts after a store failure), stats and the next
+ * deadline.
  *
  * NOTES
  *   Ownership: a struct st_js_stream is created on ST_STREAM_OPENED,
  *   hung on the stream (st_stream_set_user) and freed on
  *   ST_STREAM_DELETING or at close; it owns the consumer set, the
  *   subject copies the set borrows and the stream's publish queues.
- *   Hooks run inside library calls: they only record (lists, flags);
- *   removals and recounts are done afterwards by st_js_settle(), so no
- *   library is re-entered from its own callback.
+ *   Hooks run inside library calls: they record (lists, flags) or pass
+ *   a stream event to the consumer set (which never calls back into the
+ *   stream layer); removals and recounts are done afterwards by
+ *   st_js_settle(), so no library is re-entered from its own callback.
  *   Subscription ids: API ids are fixed (enum st_js_sub); stream
  *   subjects get ids from ST_JS_SUB_STREAMS up, never reused (2^32).
  *   Errors: allocation failures in hooks are logged; the stream then
@@ -308,33 +310,30 @@ static void
 h_append(void *arg, struct st_stream *s, uint64_t seq, const char *subj,
          size_t len)
 {
-    struct st_js *js = arg;
     struct st_js_stream *t = user(s);
 
-    if (js->hint.mode == ST_JS_H_ARMED)
-        js->hint.mode = ST_JS_H_SUBJ;   /* removals from here are its own */
+    (void)arg;
     if (t == NULL)
         return;
     st_cons_set_on_append(t->set, seq, subj, len);
     t->touched = true;
 }
 
+/* Consumers whose filter matches drop one from num_pending (when not
+ * delivered yet) or their pending delivery of it.  A retention removal
+ * (nobody needs the message) changes no count, and is told all the
+ * same: a consumer created since the ack may count it. */
 static void
-h_remove(void *arg, struct st_stream *s, uint64_t seq)
+h_remove(void *arg, struct st_stream *s, uint64_t seq, const char *subj,
+         size_t len)
 {
     struct st_js *js = arg;
     struct st_js_stream *t = user(s);
-    const struct st_js_hint *h = &js->hint;
 
-    if (t == NULL || h->mode == ST_JS_H_SILENT)
+    if (t == NULL)
         return;
+    st_cons_set_on_remove(t->set, seq, subj, len, js->now);
     t->touched = true;
-    if (h->mode == ST_JS_H_SUBJ) {
-        st_cons_set_on_remove(t->set, seq, h->subj, h->len, js->now);
-        return;
-    }
-    t->recount = true;
-    js->flagged = true;
 }
 
 static void
@@ -425,8 +424,9 @@ h_cons_event(void *arg, struct st_consumer *c, enum st_cons_event ev)
 
 /* ---- settle -------------------------------------------------------------- */
 
-/* Removals of unknown subject: let every consumer recount its pending
- * (the purge event with the current first sequence does exactly that). */
+/* The store went back to what is on disk: let every consumer recount
+ * its pending (the purge event with the current first sequence does
+ * exactly that). */
 static void
 recount(struct st_js_stream *t)
 {

@@ -10,10 +10,10 @@
  *   message: subject, reply, header and data copied behind the struct),
  *   each with a byte bound and a defined behaviour when full (see the
  *   ST_JS_*_MAX constants).
- *   Removal hint: the stream layer's on_remove hook names a sequence but
- *   not its subject, which the consumer set needs to route the removal.
- *   The engine knows it in the cases it causes (js->hint); any other
- *   removal marks the stream for a recount of its consumers (st_js_settle).
+ *   Removals: the stream layer's on_remove names the sequence and its
+ *   subject, so every removal goes straight to st_cons_set_on_remove().
+ *   A recount of a stream's consumers (st_js_settle) is left for a store
+ *   that failed and went back to what is on disk.
  */
 #ifndef ST_JS_INT_H
 #define ST_JS_INT_H
@@ -56,20 +56,6 @@ struct st_js_fifo {
     size_t n;
 };
 
-/* What the next on_remove is about (see the file comment). */
-enum st_js_hint_mode {
-    ST_JS_H_NONE = 0,       /* unknown: recount the consumers */
-    ST_JS_H_ARMED,          /* a publish: becomes SUBJ at its on_append */
-    ST_JS_H_SUBJ,           /* removals of the published subject */
-    ST_JS_H_SILENT,         /* retention: no consumer needs it, tell none */
-};
-
-struct st_js_hint {
-    enum st_js_hint_mode mode;
-    const char *subj;
-    size_t len;
-};
-
 struct st_js_range {
     uint64_t lo, hi;
 };
@@ -95,7 +81,7 @@ struct st_js_stream {
     uint64_t recheck;               /* interest: scan from here (0 none) */
     bool touched;                   /* timer cache stale */
     bool need_flush;                /* a held reply waits for its log */
-    bool recount;                   /* removal of unknown subject */
+    bool recount;                   /* store failed: recount consumers */
 };
 
 struct st_js {
@@ -120,7 +106,6 @@ struct st_js {
     size_t pubq_bytes;              /* over every stream's pubq */
     bool hold_api;                  /* the current request writes a log */
     bool flagged;                   /* some stream has settle work */
-    struct st_js_hint hint;
     uint64_t dropped;
     int err_flush, err_tick;        /* last errors, logged once */
 };

@@ -16,10 +16,11 @@
  *   Acks settle in ticket order (tickets grow per store); a failed
  *   report turns every ack it covers into st_jserr_store_failed().
  *   Retention: the consumer layer reports acked ranges (st_js_on_ack);
- *   st_js_retire() removes what no consumer needs any more, silently
- *   for the consumers (a message nobody needs changes none of their
- *   counts).  A consumer deleted from an interest stream starts a
- *   bounded re-check of the whole stream (st_js_recheck()).
+ *   st_js_retire() removes what no consumer needs any more.  The
+ *   consumers hear of it through on_remove like any removal (it changes
+ *   none of their counts, except for a consumer created since the ack).
+ *   A consumer deleted from an interest stream starts a bounded
+ *   re-check of the whole stream (st_js_recheck()).
  *   Ownership: queued messages are heap copies owned by their queue.
  */
 #include "st_js_int.h"
@@ -190,11 +191,9 @@ pub_one(struct st_js *js, struct st_js_stream *t,
     int rc;
 
     js->ack.len = 0;
-    js->hint = (struct st_js_hint){ ST_JS_H_ARMED, p->subj, p->subj_len };
     rc = st_stream_publish(t->s, p->subj, p->subj_len, p->reply,
                            p->reply_len, p->hdr, p->hdr_len, p->data,
                            p->data_len, now, &res, &js->ack);
-    js->hint.mode = ST_JS_H_NONE;
     if (rc == -EAGAIN)
         return rc;
     if (rc < 0) {
@@ -361,14 +360,10 @@ needed(const struct st_js_stream *t, uint64_t seq, const char *subj,
 }
 
 static void
-remove_silent(struct st_js_stream *t, uint64_t seq)
+remove_acked(struct st_js_stream *t, uint64_t seq)
 {
-    struct st_js *js = t->js;
-    int rc;
+    int rc = st_stream_ack_remove(t->s, seq);
 
-    js->hint.mode = ST_JS_H_SILENT;
-    rc = st_stream_ack_remove(t->s, seq);
-    js->hint.mode = ST_JS_H_NONE;
     if (rc < 0 && rc != -ENOENT)
         dt_warn("storage: stream '%s': remove %llu: %s", t->name,
                 (unsigned long long)seq, strerror(-rc));
@@ -384,7 +379,7 @@ retire_range(struct st_js_stream *t, uint64_t lo, uint64_t hi)
 
     for (uint64_t seq = lo; seq <= hi && seq != 0; seq = m.seq + 1) {
         if (t->cs.retention == ST_RET_WORKQUEUE) {
-            remove_silent(t, seq);
+            remove_acked(t, seq);
             m.seq = seq;
             continue;
         }
@@ -392,7 +387,7 @@ retire_range(struct st_js_stream *t, uint64_t lo, uint64_t hi)
             || m.seq > hi)
             return;
         if (!needed(t, m.seq, m.subj, m.subj_len))
-            remove_silent(t, m.seq);
+            remove_acked(t, m.seq);
     }
 }
 
@@ -419,7 +414,7 @@ st_js_recheck(struct st_js_stream *t, unsigned budget)
             return;
         }
         if (!needed(t, m.seq, m.subj, m.subj_len))
-            remove_silent(t, m.seq);
+            remove_acked(t, m.seq);
         seq = m.seq + 1;
     }
     t->recheck = seq;

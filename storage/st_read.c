@@ -1,6 +1,7 @@
 /*
- * st_read.c -- the file store's read side: get by sequence, next
- * matching a subject filter, last by subject, state and statistics.
+ * st_read.c -- the file store's read side: get by sequence, the subject
+ * of a sequence (index only), next matching a subject filter, last by
+ * subject, state and statistics.
  *
  * NOTES
  *   A record not yet written (still in a write buffer) is copied from
@@ -145,6 +146,18 @@ st_store_get(struct st_store *st, uint64_t seq, struct st_msg *m,
     if (st == NULL || m == NULL || buf == NULL)
         return -EINVAL;
     return st_fill(st, seq, m, buf);
+}
+
+const char *
+st_store_subject(const struct st_store *st, uint64_t seq, size_t *len)
+{
+    *len = 0;
+    if (st == NULL)
+        return NULL;
+    const struct st_ient *e = st_index_at(&st->ix, seq);
+    if (e == NULL || e->len == 0)
+        return NULL;
+    return st_index_subj_str(&st->ix, e->subj, len);
 }
 
 int

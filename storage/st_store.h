@@ -99,6 +99,13 @@ int st_store_enforce_subject(struct st_store *st, const char *subj,
 int st_store_get(struct st_store *st, uint64_t seq, struct st_msg *m,
                  struct dt_buf *buf);
 
+/* The subject of live message `seq`, from the in-memory index (no record
+ * read, O(1)); *len gets its length.  It points into the store and is
+ * valid until the store next changes (a delete may free it): copy it
+ * before deleting.  NULL (*len 0) when seq is not a live message. */
+const char *st_store_subject(const struct st_store *st, uint64_t seq,
+                             size_t *len);
+
 /* The first message with seq >= start whose subject matches `filter`
  * (NULL, "" or ">" = any; '*' and '>' wildcards).  -ENOENT when none. */
 int st_store_next(struct st_store *st, uint64_t start, const char *filter,

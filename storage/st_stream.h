@@ -182,9 +182,13 @@ enum st_stream_event {
  * storage process).  Every member may be NULL.
  *   on_stream       lifecycle (see enum st_stream_event)
  *   on_append       message `seq` was stored
- *   on_remove       message `seq` was removed alone (API delete,
- *                   retention ack, per-subject limit, rollup of a
- *                   subject, interest skip)
+ *   on_remove       message `seq`, whose subject was `subj` (len
+ *                   bytes, not NUL-terminated, valid during the call),
+ *                   was removed alone (API delete, retention ack,
+ *                   per-subject limit, rollup of a subject, filtered
+ *                   purge; also when such a removal waited for buffer
+ *                   space).  An interest skip (a message never
+ *                   announced by on_append) is not reported.
  *   on_purge        everything below first_seq is gone (purge, rollup
  *                   all, max_msgs/max_bytes/max_age); last_seq is the
  *                   stream's last sequence.  A filtered purge reports
@@ -198,7 +202,8 @@ struct st_stream_hooks {
     void (*on_stream)(void *arg, struct st_stream *s, enum st_stream_event ev);
     void (*on_append)(void *arg, struct st_stream *s, uint64_t seq,
                       const char *subj, size_t len);
-    void (*on_remove)(void *arg, struct st_stream *s, uint64_t seq);
+    void (*on_remove)(void *arg, struct st_stream *s, uint64_t seq,
+                      const char *subj, size_t len);
     void (*on_purge)(void *arg, struct st_stream *s, uint64_t first_seq,
                      uint64_t last_seq);
     bool (*has_interest)(void *arg, struct st_stream *s, const char *subj,
@@ -349,7 +354,9 @@ const char *st_stream_hdr_get(const void *hdr, size_t hdr_len, const char *key,
 /* ------------------------------------------------------------------ */
 /* Operations (the API calls these; errors as nats-server words them). */
 
-/* Remove one message (STREAM.MSG.DELETE).  -EINVAL with err set. */
+/* Remove one message (STREAM.MSG.DELETE).  -EINVAL with err set;
+ * -ENOMEM (err set, nothing removed) when its subject could not be
+ * copied for on_remove. */
 int st_stream_delete_msg(struct st_stream *s, uint64_t seq, bool no_erase,
                          struct st_jserr *err);
 /* PurgeEx: filter (NULL = all), seq (below), keep.  *purged gets the
@@ -358,8 +365,9 @@ int st_stream_purge(struct st_stream *s, const char *filter, size_t flen,
                     uint64_t seq, uint64_t keep, uint64_t *purged,
                     struct st_jserr *err);
 /* Retention: no consumer needs `seq` any more.  Interest and workqueue
- * streams delete it (0, or -ENOENT when already gone); limits streams
- * ignore the call (0). */
+ * streams delete it (0, or -ENOENT when already gone; -EAGAIN from the
+ * store is kept and retried later, 0) and report it through on_remove;
+ * limits streams ignore the call (0).  -ENOMEM: nothing removed. */
 int st_stream_ack_remove(struct st_stream *s, uint64_t seq);
 /* Remove what max_age allows (realtime now); also done by the tick. */
 int st_stream_expire(struct st_stream *s, int64_t now);

@@ -89,12 +89,22 @@ struct st_fast_state {
     uint64_t last_seq;
 };
 
+/* One message a filtered removal will take, with its subject (copied:
+ * the store frees a subject's string with its last message): bytes
+ * [off, off + len) of the collect's subject buffer. */
+struct st_rm {
+    uint64_t seq;
+    uint32_t off, len;
+};
+
 /* st_stream_iter.c */
 void st_stream_fast_state(struct st_store *st, struct st_fast_state *out);
 /* Live sequences whose subject matches filter (NULL = all), below `below`
- * (0 = no bound), ascending, into a malloc'ed array (*n). */
+ * (0 = no bound), ascending, into a malloc'ed array (*n); each distinct
+ * subject is appended once to `subjs` (the caller frees it). */
 int st_stream_collect(struct st_store *st, const char *filter, size_t flen,
-                      uint64_t below, uint64_t **out, size_t *n);
+                      uint64_t below, struct st_rm **out, size_t *n,
+                      struct dt_buf *subjs);
 
 /* st_stream_pub.c */
 void st_stream_dd_free(struct st_dedupe *dd);

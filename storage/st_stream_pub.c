@@ -12,9 +12,13 @@
  *   (bounded, retried by the next publish, flush or tick), so a limit can
  *   be exceeded briefly, never forgotten.  A publish is refused with
  *   -EAGAIN before its append when the pending list is nearly full.
- *   Consumers hear of every removal: on_remove per sequence for removals
- *   of chosen messages (found first from the index, no record reads),
- *   on_purge when the first sequence moved.
+ *   Consumers hear of every removal: on_remove per sequence, with its
+ *   subject, for removals of chosen messages; on_purge when the first
+ *   sequence moved.  The subject comes from the store's index (no record
+ *   read) and is copied before the delete, which may free the index's
+ *   string (a subject's last message): O(1) plus a copy per removal, and
+ *   for a filtered purge one walk of the index with one copy per
+ *   distinct subject.
  *   Ownership: dedupe ids are heap copies owned by the table.
  */
 #include "st_stream_int.h"
@@ -324,12 +328,68 @@ report_first_moved(struct st_stream *s)
 }
 
 static void
-report_removed(struct st_stream *s, uint64_t seq)
+report_removed(struct st_stream *s, uint64_t seq, const char *subj,
+               size_t len)
 {
     const struct st_stream_hooks *h = &s->reg->o.hooks;
 
     if (h->on_remove)
-        h->on_remove(h->arg, s, seq);
+        h->on_remove(h->arg, s, seq, subj, len);
+}
+
+/* The subject of a message about to be removed, copied out of the store
+ * (short ones stay on the stack). */
+struct rm_subj {
+    char *p;
+    size_t len;
+    char small[128];
+};
+
+static int
+rm_subj_take(struct st_stream *s, uint64_t seq, struct rm_subj *r)
+{
+    size_t len;
+    const char *subj = st_store_subject(s->store, seq, &len);
+
+    r->p = r->small;
+    r->len = 0;
+    if (subj == NULL)
+        return -ENOENT;
+    if (len > sizeof(r->small) && (r->p = malloc(len)) == NULL)
+        return -ENOMEM;
+    memcpy(r->p, subj, len);
+    r->len = len;
+    return 0;
+}
+
+static void
+rm_subj_drop(struct rm_subj *r)
+{
+    if (r->p != r->small)
+        free(r->p);
+}
+
+/* Delete one message; when `tell`, consumers hear of it with its
+ * subject.  -ENOENT when it is not there, -EAGAIN (buffers busy),
+ * -ENOMEM: nothing changed. */
+static int
+remove_one(struct st_stream *s, uint64_t seq, bool tell)
+{
+    struct rm_subj r;
+    int rc;
+
+    tell = tell && s->reg->o.hooks.on_remove != NULL;
+    if (tell && (rc = rm_subj_take(s, seq, &r)) < 0)
+        return rc;
+    rc = st_store_delete(s->store, seq);
+    if (rc == 0) {
+        s->dirty = true;
+        if (tell)
+            report_removed(s, seq, r.p, r.len);
+    }
+    if (tell)
+        rm_subj_drop(&r);
+    return rc;
 }
 
 static bool
@@ -338,21 +398,27 @@ filter_all(const char *f, size_t n)
     return f == NULL || n == 0 || (n == 1 && f[0] == '>');
 }
 
-/* PurgeEx, telling consumers what went. */
+/* PurgeEx, telling consumers what went (a filtered purge: one by one,
+ * with the subjects collected before the purge frees them). */
 static int
 purge_report(struct st_stream *s, const char *filter, size_t flen,
              uint64_t seq, uint64_t keep, uint64_t *purged)
 {
     struct st_purge p = { filter, flen, seq, keep };
-    uint64_t *seqs = NULL, n = 0;
+    struct dt_buf subjs = { 0 };
+    struct st_rm *rm = NULL;
+    uint64_t n = 0;
     size_t cnt = 0;
     int rc;
 
     *purged = 0;
     if (!filter_all(filter, flen) && s->reg->o.hooks.on_remove) {
-        rc = st_stream_collect(s->store, filter, flen, seq, &seqs, &cnt);
-        if (rc < 0)
+        rc = st_stream_collect(s->store, filter, flen, seq, &rm, &cnt,
+                               &subjs);
+        if (rc < 0) {
+            dt_buf_free(&subjs);
             return rc;
+        }
         n = keep ? (cnt > keep ? cnt - keep : 0) : cnt;
     }
     rc = st_store_purge(s->store, &p, purged);
@@ -360,10 +426,14 @@ purge_report(struct st_stream *s, const char *filter, size_t flen,
         s->dirty = true;
         if (filter_all(filter, flen))
             report_first_moved(s);
+        /* the store takes them oldest first and may stop early */
+        if (n > *purged)
+            n = *purged;
         for (uint64_t i = 0; i < n; i++)
-            report_removed(s, seqs[i]);
+            report_removed(s, rm[i].seq, subjs.data + rm[i].off, rm[i].len);
     }
-    free(seqs);
+    free(rm);
+    dt_buf_free(&subjs);
     return rc;
 }
 
@@ -386,7 +456,7 @@ trim_subject(struct st_stream *s, const char *subj, size_t len)
         if (rc < 0)
             return rc;
         s->dirty = true;
-        report_removed(s, ss.first_seq);
+        report_removed(s, ss.first_seq, subj, len);
     }
     return 0;
 }
@@ -459,12 +529,7 @@ pend_run(struct st_stream *s, const struct st_pend *p)
     switch (p->kind) {
     case ST_PEND_DELETE:
     case ST_PEND_REMOVE:
-        rc = st_store_delete(s->store, p->seq);
-        if (rc == 0) {
-            s->dirty = true;
-            if (p->kind == ST_PEND_REMOVE)
-                report_removed(s, p->seq);
-        }
+        rc = remove_one(s, p->seq, p->kind == ST_PEND_REMOVE);
         return rc == -ENOENT ? 0 : rc;
     case ST_PEND_PURGE:
         return purge_report(s, p->subj, p->len, p->seq, 0, &purged);
@@ -895,7 +960,7 @@ st_stream_delete_msg(struct st_stream *s, uint64_t seq, bool no_erase,
         st_jserr_set(err, 500, 10057, "stream store EOF");
         return -EINVAL;
     }
-    rc = st_store_delete(s->store, seq);
+    rc = remove_one(s, seq, true);
     if (rc == -ENOENT) {
         st_jserr_set(err, 400, 10043, "sequence %llu not found",
                      (unsigned long long)seq);
@@ -905,8 +970,6 @@ st_stream_delete_msg(struct st_stream *s, uint64_t seq, bool no_erase,
         st_jserr_set(err, 500, 10057, "%s", strerror(-rc));
         return rc;
     }
-    s->dirty = true;
-    report_removed(s, seq);
     return 0;
 }
 
@@ -943,12 +1006,8 @@ st_stream_ack_remove(struct st_stream *s, uint64_t seq)
 
     if (s->cfg.retention == ST_SRET_LIMITS)
         return 0;
-    rc = st_store_delete(s->store, seq);
+    rc = remove_one(s, seq, true);
     if (rc == -EAGAIN)
         return pend_add(s, ST_PEND_REMOVE, seq, NULL, 0);
-    if (rc < 0)
-        return rc;
-    s->dirty = true;
-    report_removed(s, seq);
-    return 0;
+    return rc;
 }

@@ -9,7 +9,9 @@
  * pull consumers (batch, $JS.ACK reply subjects, +ACK and the ack
  * floor, no_wait 404), push delivery (routed to the deliver subject,
  * showing the stream subject), redelivery at the deadline, workqueue
- * and interest retention (including a consumer delete), replies held
+ * and interest retention (including a consumer delete), removals from
+ * the middle of a stream (message delete, filtered purge) counted at
+ * once in num_pending and num_ack_pending, replies held
  * until a durable create is flushed, stream subject changes, API
  * counters and stats, close + reopen (messages and durable consumer
  * positions survive), the port refusing publishes (-ENOBUFS): later
@@ -666,6 +668,11 @@ test_workqueue(void)
     CHECK_INT(jint(r, "state.messages"), ==, 1);
     CHECK_INT(jint(r, "state.first_seq"), ==, 2);
     CHECK_INT(jint(r, "state.consumer_count"), ==, 1);
+    /* the removal of what it acked changed none of its counts */
+    r = api("$JS.API.CONSUMER.INFO.W.C", "");
+    CHECK_INT(jint(r, "num_pending"), ==, 1);
+    CHECK_INT(jint(r, "num_ack_pending"), ==, 0);
+    CHECK_INT(jint(r, "ack_floor.stream_seq"), ==, 1);
 out:
     return;
 }
@@ -735,6 +742,111 @@ test_interest(void)
     CHECK_INT(jint(r, "state.messages"), ==, 0);
     CHECK_INT(jint(r, "state.last_seq"), ==, 3);
     CHECK_INT(jint(r, "state.consumer_count"), ==, 1);
+}
+
+/* Pull up to n messages of X.<cons> (no_wait) and ack those whose
+ * stream sequence is `ack` (0: none); returns the first delivery's
+ * stream sequence (0: none). */
+static uint64_t
+pull_x(const char *cons, const char *reply, unsigned n, uint64_t ack)
+{
+    char subj[128], body[64];
+    size_t from = npubs;
+    uint64_t first = 0;
+    struct st_ack_meta m;
+
+    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.MSG.NEXT.X.%s", cons);
+    snprintf(body, sizeof(body), "{\"batch\":%u,\"no_wait\":true}", n);
+    msg(ST_JS_SUB_API, subj, reply, NULL, body);
+    pump();
+    for (unsigned k = 0; k < n; k++) {
+        long i = find_pub(reply, from, k);
+        if (i < 0 || pubs[i].reply[0] == '\0'
+            || st_ack_parse(pubs[i].reply, strlen(pubs[i].reply), &m) < 0)
+            break;
+        if (first == 0)
+            first = m.sseq;
+        if (m.sseq == ack)
+            msg(ST_JS_SUB_ACK, pubs[i].reply, NULL, NULL, "+ACK");
+    }
+    pump();
+    return first;
+}
+
+/* CONSUMER.INFO of X.<cons>: num_pending and num_ack_pending. */
+static void
+x_counts(const char *cons, long long pending, long long ack_pending)
+{
+    char subj[128];
+    const char *r;
+
+    snprintf(subj, sizeof(subj), "$JS.API.CONSUMER.INFO.X.%s", cons);
+    r = api(subj, "");
+    CHECK_MSG(jint(r, "num_pending") == pending, "%s num_pending %lld, "
+              "want %lld", cons, jint(r, "num_pending"), pending);
+    CHECK_MSG(jint(r, "num_ack_pending") == ack_pending, "%s "
+              "num_ack_pending %lld, want %lld", cons,
+              jint(r, "num_ack_pending"), ack_pending);
+}
+
+/*
+ * A message removed from the middle of the stream (STREAM.MSG.DELETE, a
+ * filtered purge) counts at once for the consumers whose filter matches
+ * it: one less num_pending when not delivered yet, one less
+ * num_ack_pending (and no redelivery) when delivered and unacked.  The
+ * others do not move.  Seqs: 1 x.a, 2 x.b, 3 x.a, 4 x.b, 5 x.a, 6 x.b,
+ * 7 x.a; FA filters x.a, FB x.b.
+ */
+static void
+test_remove_counts(void)
+{
+    const char *r = api("$JS.API.STREAM.CREATE.X",
+                        "{\"name\":\"X\",\"subjects\":[\"x.>\"]}");
+
+    CHECK_STR(jstr(r, "config.name"), "X");
+    for (int k = 1; k <= 7; k++)
+        publish(k % 2 ? "x.a" : "x.b", NULL, NULL, "x");
+    pump();
+    r = api("$JS.API.CONSUMER.DURABLE.CREATE.X.FA",
+            "{\"stream_name\":\"X\",\"config\":{\"durable_name\":\"FA\","
+            "\"ack_policy\":\"explicit\",\"filter_subject\":\"x.a\"}}");
+    CHECK_STR(jstr(r, "name"), "FA");
+    r = api("$JS.API.CONSUMER.DURABLE.CREATE.X.FB",
+            "{\"stream_name\":\"X\",\"config\":{\"durable_name\":\"FB\","
+            "\"ack_policy\":\"explicit\",\"filter_subject\":\"x.b\"}}");
+    CHECK_STR(jstr(r, "name"), "FB");
+    CHECK_INT(pull_x("FA", "_XA.1", 2, 1), ==, 1);     /* 1 acked, 3 not */
+    x_counts("FA", 2, 1);
+    x_counts("FB", 3, 0);
+    /* not delivered yet: num_pending */
+    r = api("$JS.API.STREAM.MSG.DELETE.X", "{\"seq\":5}");
+    CHECK_MSG(strstr(r, "\"success\":true") != NULL, "delete: %s", r);
+    x_counts("FA", 1, 1);
+    x_counts("FB", 3, 0);
+    /* delivered, unacked: no longer pending an ack */
+    r = api("$JS.API.STREAM.MSG.DELETE.X", "{\"seq\":3}");
+    CHECK_MSG(strstr(r, "\"success\":true") != NULL, "delete: %s", r);
+    x_counts("FA", 1, 0);
+    x_counts("FB", 3, 0);
+    /* a filtered purge below 5: 2 (acked) and 4 (delivered) go */
+    CHECK_INT(pull_x("FB", "_XB.1", 2, 2), ==, 2);
+    x_counts("FB", 1, 1);
+    r = api("$JS.API.STREAM.PURGE.X", "{\"filter\":\"x.b\",\"seq\":5}");
+    CHECK_INT(jint(r, "purged"), ==, 2);
+    x_counts("FB", 1, 0);
+    x_counts("FA", 1, 0);
+    r = api("$JS.API.STREAM.INFO.X", "");
+    CHECK_INT(jint(r, "state.first_seq"), ==, 1);
+    CHECK_INT(jint(r, "state.messages"), ==, 3);
+    /* what is left comes next, no redelivery of the removed ones */
+    now += 60 * SEC;                    /* past ack_wait */
+    pump();
+    CHECK_INT(pull_x("FA", "_XA.2", 1, 7), ==, 7);
+    CHECK_INT(pull_x("FB", "_XB.2", 1, 6), ==, 6);
+    x_counts("FA", 0, 0);
+    x_counts("FB", 0, 0);
+    r = api("$JS.API.STREAM.DELETE.X", "");    /* the stats count on it */
+    CHECK_MSG(strstr(r, "\"success\":true") != NULL, "delete: %s", r);
 }
 
 static void
@@ -970,6 +1082,7 @@ main(int argc, char **argv)
     test_redelivery_timer();
     test_workqueue();
     test_interest();
+    test_remove_counts();
     test_api_counts();
     test_stream_delete_unsubscribes();
     test_stream_update_subjects();

@@ -47,6 +47,8 @@ struct events {
     unsigned failures;
     bool interest;              /* answer of has_interest */
     unsigned interest_calls;
+    char rlog[512];             /* on_remove: "seq subj," each, cut short */
+    unsigned long_bad;          /* long-subject removals reported wrong */
 };
 
 static struct events ev;
@@ -70,11 +72,43 @@ on_append(void *arg, struct st_stream *s, uint64_t seq, const char *subj,
     ev.last_append = seq;
 }
 
+/* Subject of message `seq` in test_remove_subjects (seq 1..N_LONG). */
+#define N_LONG 400
+#define LONG_PAD 200
+
 static void
-on_remove(void *arg, struct st_stream *s, uint64_t seq)
+long_subject(char *out, size_t n, uint64_t seq)
 {
+    snprintf(out, n, "rs.l.%llu.%0*d", (unsigned long long)seq, LONG_PAD,
+             0);
+}
+
+static void
+on_remove(void *arg, struct st_stream *s, uint64_t seq, const char *subj,
+          size_t len)
+{
+    size_t used = strlen(ev.rlog);
+
     ev.removes++;
     ev.last_remove = seq;
+    if (len > 5 && memcmp(subj, "rs.l.", 5) == 0) {
+        char want[LONG_PAD + 32];
+        long_subject(want, sizeof(want), seq);
+        ev.long_bad += len != strlen(want) || memcmp(subj, want, len) != 0;
+        return;
+    }
+    snprintf(ev.rlog + used, sizeof(ev.rlog) - used, "%llu %.*s,",
+             (unsigned long long)seq, (int)len, subj);
+}
+
+static const char *
+rlog_take(void)
+{
+    static char out[sizeof(ev.rlog)];
+
+    memcpy(out, ev.rlog, sizeof(out));
+    ev.rlog[0] = '\0';
+    return out;
 }
 
 static void
@@ -767,8 +801,10 @@ test_limits(void)
     REQUIRE(s != NULL);
     CHECK(pub(s, "d4.a", "1") == ST_PUB_STORED);
     unsigned removes = ev.removes;
+    rlog_take();
     CHECK(pub(s, "d4.a", "2") == ST_PUB_STORED);
     CHECK(ev.removes == removes + 1 && ev.last_remove == 1);
+    CHECK_STR(rlog_take(), "1 d4.a,");
     CHECK(pub(s, "d4.b", "3") == ST_PUB_STORED);
     CHECK(pubh(s, "d4.c", NULL, "4", T0, &res) == ST_PUB_ERROR);
     CHECK_STR(res.err.description, "maximum messages exceeded");
@@ -846,10 +882,13 @@ test_rollup(void)
     pub(s, "r.a", "4");
     pub(s, "r.a", "5");
     unsigned removes = ev.removes;
+    rlog_take();
     CHECK(pubh(s, "r.a", "NATS/1.0\r\nNats-Rollup: sub\r\n\r\n", "6", T0,
                &res) == ST_PUB_STORED && res.seq == 6);
     CHECK(subj_count(s, "r.a") == 1 && subj_count(s, "r.b") == 1);
     CHECK(ev.removes == removes + 3);
+    /* seq 1 went to the per-subject limit (3) already */
+    CHECK_STR(rlog_take(), "2 r.a,4 r.a,5 r.a,");
     struct st_state st = state(s);
     CHECK(st.msgs == 2 && st.first_seq == 3 && st.num_deleted == 2);
     CHECK(pubh(s, "r.b", "NATS/1.0\r\nNats-Rollup: ALL\r\n\r\n", "7", T0,
@@ -897,8 +936,10 @@ test_no_ack_and_interest(void)
     CHECK(res.seq == 2 && state(s).msgs == 1 && ev.appends == appends + 1);
     /* the consumer layer says nobody needs it any more */
     unsigned removes = ev.removes;
+    rlog_take();
     CHECK(st_stream_ack_remove(s, 2) == 0);
     CHECK(state(s).msgs == 0 && ev.removes == removes + 1);
+    CHECK_STR(rlog_take(), "2 i.a,");
     CHECK(st_stream_ack_remove(s, 2) == -ENOENT);
     /* limits retention ignores retention acks */
     s = st_registry_find(r, "NA", 2);
@@ -912,6 +953,7 @@ test_no_ack_and_interest(void)
     CHECK(st_stream_ack_remove(s, 1) == 0);
     st = state(s);
     CHECK(st.msgs == 1 && st.first_seq == 2);
+    CHECK_STR(rlog_take(), "1 w,");
 out:
     st_registry_close(r);
 }
@@ -934,11 +976,15 @@ test_purge_delete(void)
         pub(s, "p.b", "x");
     }
     unsigned removes = ev.removes;
+    rlog_take();
     CHECK(st_stream_purge(s, "p.a", 3, 0, 2, &purged, &e) == 0 && purged == 4);
     CHECK(ev.removes == removes + 4 && subj_count(s, "p.a") == 2);
+    CHECK_STR(rlog_take(), "1 p.a,3 p.a,5 p.a,7 p.a,");
     CHECK(st_stream_purge(s, NULL, 0, 4, 0, &purged, &e) == 0 && purged == 1);
     CHECK(state(s).first_seq == 4 && ev.purge_first == 4);
+    CHECK_STR(rlog_take(), "");     /* on_purge only */
     CHECK(st_stream_purge(s, "p.b", 3, 9, 0, &purged, &e) == 0 && purged == 3);
+    CHECK_STR(rlog_take(), "4 p.b,6 p.b,8 p.b,");
     CHECK(st_stream_purge(s, "x.y", 3, 0, 0, &purged, &e) == 0 && purged == 0);
     CHECK(st_stream_purge(s, NULL, 0, 0, 1, &purged, &e) == 0 && purged == 3);
     CHECK(state(s).msgs == 1);
@@ -953,8 +999,11 @@ test_purge_delete(void)
     REQUIRE(s != NULL);
     for (int i = 0; i < 4; i++)
         pub(s, "m.a", "x");
+    rlog_take();
     CHECK(st_stream_delete_msg(s, 2, false, &e) == 0);
+    CHECK_STR(rlog_take(), "2 m.a,");
     CHECK(st_stream_delete_msg(s, 2, false, &e) < 0);
+    CHECK_STR(rlog_take(), "");
     CHECK(e.code == 400 && e.err_code == 10043);
     CHECK_STR(e.description, "sequence 2 not found");
     CHECK(st_stream_delete_msg(s, 99, true, &e) < 0);
@@ -1111,6 +1160,60 @@ out:
  * then refused with -EAGAIN before changing anything, and once the batch
  * completes the pending removals are applied.
  */
+/*
+ * Every removal names the subject of the message removed: a wildcard
+ * filtered purge (keep), one subject's last message, and subjects long
+ * enough to be copied to the heap whose index strings are freed (and
+ * their arena compacted) by the removal itself.
+ */
+static void
+test_remove_subjects(void)
+{
+    struct st_registry *r = NULL;
+    struct st_stream *s;
+    struct st_jserr e;
+    uint64_t purged;
+    char dir[300], subj[LONG_PAD + 32];
+
+    new_dir(dir, sizeof(dir));
+    REQUIRE(reg_open(&r, dir, false) == 0);
+    s = mk(r, "{\"name\":\"RS\",\"subjects\":[\"rs.>\"]}", &e);
+    REQUIRE(s != NULL);
+    for (uint64_t seq = 1; seq <= N_LONG; seq++) {
+        long_subject(subj, sizeof(subj), seq);
+        REQUIRE(pub(s, subj, "x") == ST_PUB_STORED);
+    }
+    pub(s, "rs.a", "x");                /* N_LONG + 1 */
+    pub(s, "rs.b.1", "x");
+    pub(s, "rs.a", "x");
+    pub(s, "rs.c", "x");                /* N_LONG + 4 */
+    rlog_take();
+    ev.long_bad = 0;
+    unsigned removes = ev.removes;
+    struct st_stats before, after;
+    st_store_stats(st_stream_store(s), &before);
+    /* one long subject alone (copied to the heap, then freed) */
+    CHECK(st_stream_delete_msg(s, 7, false, &e) == 0);
+    CHECK(ev.removes == removes + 1 && ev.long_bad == 0);
+    /* all the others in one purge: their strings go, the arena shrinks */
+    CHECK(st_stream_purge(s, "rs.l.>", 6, 0, 0, &purged, &e) == 0);
+    CHECK(purged == N_LONG - 1);
+    CHECK(ev.removes == removes + N_LONG && ev.long_bad == 0);
+    CHECK_STR(rlog_take(), "");
+    st_store_stats(st_stream_store(s), &after);
+    CHECK(after.subject_bytes + 65536 < before.subject_bytes);  /* compacted */
+    /* a wildcard filter with keep: the oldest go, each with its own */
+    CHECK(st_stream_purge(s, "rs.*", 4, 0, 1, &purged, &e) == 0);
+    CHECK(purged == 2);
+    CHECK_STR(rlog_take(), "401 rs.a,403 rs.a,");
+    /* the last message of a subject */
+    CHECK(st_stream_delete_msg(s, N_LONG + 4, false, &e) == 0);
+    CHECK_STR(rlog_take(), "404 rs.c,");
+    CHECK(state(s).msgs == 1 && subj_count(s, "rs.b.1") == 1);
+out:
+    st_registry_close(r);
+}
+
 static void
 test_busy_buffers(void)
 {
@@ -1178,6 +1281,67 @@ out:
         st_io_close(fio);
 }
 
+/* A retention removal that meets busy buffers waits, and consumers hear
+ * of it, with its subject, when it runs. */
+static void
+test_busy_retention(void)
+{
+    struct st_registry *r = NULL;
+    struct st_registry_opts o;
+    struct st_io *fio = NULL;
+    struct st_fault *f = NULL;
+    struct st_stream *s;
+    struct st_jserr e;
+    char dir[300];
+    char *data = NULL;
+    bool saw_again = false;
+    size_t n = 65536 - ST_SEG_HDR - ST_REC_HDR - 4 - 8;
+
+    new_dir(dir, sizeof(dir));
+    REQUIRE(st_io_open_fault(&fio, &f) == 0);
+    memset(&o, 0, sizeof(o));
+    o.dir = dir;
+    o.io = fio;
+    o.store.write_buffer = 4u << 20;
+    o.store.segment_size = 65536;
+    o.hooks.on_remove = on_remove;
+    REQUIRE(st_registry_open(&r, &o) == 0);
+    s = mk(r, "{\"name\":\"WB\",\"subjects\":[\"wb.*\"],\"retention\":"
+           "\"workqueue\"}", &e);
+    REQUIRE(s != NULL);
+    data = malloc(n + 1);
+    REQUIRE(data != NULL);
+    memset(data, 'd', n);
+    data[n] = '\0';
+    CHECK(pub(s, "wb.a", "first") == ST_PUB_STORED);
+    st_fault_hold(f, true);
+    st_registry_flush(r);               /* this batch stays in flight */
+    for (int i = 0; i < 80 && !saw_again; i++) {
+        int rc = pub(s, "wb.big", data);
+        if (rc == -EAGAIN)
+            saw_again = true;
+        else
+            CHECK(rc == ST_PUB_STORED);
+    }
+    CHECK(saw_again);
+    rlog_take();
+    CHECK(st_stream_ack_remove(s, 1) == 0);
+    CHECK(s->npend == 1 && state(s).first_seq == 1);
+    CHECK_STR(rlog_take(), "");
+    st_fault_hold(f, false);
+    for (int i = 0; i < 1000 && (s->npend || st_io_inflight(fio)); i++) {
+        st_registry_flush(r);
+        st_io_poll(fio, 0);
+    }
+    CHECK(s->npend == 0 && state(s).first_seq == 2);
+    CHECK_STR(rlog_take(), "1 wb.a,");
+out:
+    free(data);
+    st_registry_close(r);
+    if (fio)
+        st_io_close(fio);
+}
+
 int
 main(void)
 {
@@ -1208,7 +1372,9 @@ main(void)
     test_purge_delete();
     test_expire_and_walks();
     test_reopen();
+    test_remove_subjects();
     test_busy_buffers();
+    test_busy_retention();
     dt_buf_free(&ackb);
     st_io_close(uio);
     nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
