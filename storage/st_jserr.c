@@ -26,7 +26,11 @@ st_jserr_set(struct st_jserr *e, int code, int err_code, const char *fmt, ...)
 void
 st_jserr_store_failed(struct st_jserr *e, int status)
 {
-    st_jserr_set(e, 503, 10077, "%s", strerror(status < 0 ? -status : EIO));
+    if (status == -ENOSPC || status == -EDQUOT)     /* as nats-server */
+        st_jserr_set(e, 503, 10023, "insufficient resources");
+    else
+        st_jserr_set(e, 503, 10077, "%s", strerror(status < 0 ? -status
+                                                               : EIO));
 }
 
 void
