@@ -32,109 +32,7 @@
 #define RT_SPIN_TURNS 64            /* idle turns before sleeping */
 
 /* ------------------------------------------------------------------ */
-/* Subscription bookkeeping. */
-
-static void
-free_sub(struct rt_router *r, struct rt_conn *rc, uint32_t idx)
-{
-    struct rt_sub *s = rc->subs[idx];
-    if (s == NULL)
-        return;
-    rt_sublist_remove(r->sl, s);
-    rc->subs[idx] = NULL;
-    rc->count--;
-    free(s);
-}
-
-static void
-clear_conn(struct rt_router *r, struct rt_conn *rc)
-{
-    for (uint32_t i = 0; i < rc->cap && rc->count; i++)
-        free_sub(r, rc, i);
-    free(rc->subs);
-    rc->subs = NULL;
-    rc->cap = rc->count = 0;
-}
-
-static struct rt_conn *
-conn_of(struct rt_router *r, unsigned gw, uint32_t conn, uint32_t gen)
-{
-    if (conn >= r->max_conns)
-        return NULL;
-    struct rt_conn *rc = &r->gw[gw].conns[conn];
-    if (rc->gen != gen) {
-        /* the slot was reused and we missed its close: forget the old */
-        clear_conn(r, rc);
-        rc->gen = gen;
-    }
-    return rc;
-}
-
-static int
-grow_conn(struct rt_conn *rc, uint32_t idx)
-{
-    if (idx < rc->cap)
-        return 0;
-    uint32_t n = rc->cap ? rc->cap : 8;
-    while (n <= idx)
-        n *= 2;
-    struct rt_sub **p = realloc(rc->subs, n * sizeof(*p));
-    if (p == NULL)
-        return -ENOMEM;
-    memset(p + rc->cap, 0, (n - rc->cap) * sizeof(*p));
-    rc->subs = p;
-    rc->cap = n;
-    return 0;
-}
-
-static void
-apply_sub(struct rt_router *r, unsigned gw, const Dialtone__Sub *m)
-{
-    struct rt_conn *rc = conn_of(r, gw, m->conn, m->conn_gen);
-    uint32_t idx = m->sub_id & RT_SUB_INDEX_MASK;
-    if (rc == NULL || grow_conn(rc, idx) < 0)
-        return;
-    free_sub(r, rc, idx);
-    size_t sl = strlen(m->subject), ql = strlen(m->queue);
-    struct rt_sub *s = calloc(1, sizeof(*s) + sl + ql + 2);
-    if (s == NULL)
-        return;
-    char *p = (char *)(s + 1);
-    memcpy(p, m->subject, sl + 1);
-    memcpy(p + sl + 1, m->queue, ql + 1);
-    s->subject = p;
-    s->subject_len = (uint32_t)sl;
-    s->queue = ql ? p + sl + 1 : NULL;
-    s->queue_len = (uint32_t)ql;
-    s->gw = (uint16_t)gw;
-    s->conn = m->conn;
-    s->conn_gen = m->conn_gen;
-    s->sub_id = m->sub_id;
-    if (rt_sublist_insert(r->sl, s) < 0) {
-        dt_warn("rejected subscription to '%s' from gateway %u", p, gw);
-        free(s);
-        return;
-    }
-    rc->subs[idx] = s;
-    rc->count++;
-}
-
-static void
-apply_unsub(struct rt_router *r, unsigned gw, const Dialtone__Unsub *m)
-{
-    struct rt_conn *rc = conn_of(r, gw, m->conn, m->conn_gen);
-    uint32_t idx = m->sub_id & RT_SUB_INDEX_MASK;
-    if (rc && idx < rc->cap && rc->subs[idx] &&
-        rc->subs[idx]->sub_id == m->sub_id)
-        free_sub(r, rc, idx);
-}
-
-static void
-reset_gateway(struct rt_router *r, unsigned gw)
-{
-    for (uint32_t c = 0; c < r->max_conns; c++)
-        clear_conn(r, &r->gw[gw].conns[c]);
-}
+/* Subscription changes. */
 
 static void dispatch_deferred(struct rt_router *r);
 
@@ -149,6 +47,27 @@ gateway_synced(struct rt_router *r, unsigned gw)
         dispatch_deferred(r);
 }
 
+static bool push_out(struct rt_router *r, unsigned g, struct shm_desc *d);
+
+/* The storage process keeps a replica of everyone else's interest (to
+ * know whether a push consumer's deliver subject has a listener): pass
+ * it every control message of the other ports, chunk and all. */
+static void
+forward_to_storage(struct rt_router *r, unsigned g, const struct shm_desc *d,
+                   struct shm_chunk *c)
+{
+    unsigned sp = r->ch.h.hdr->storage_port;
+    if (sp == SHM_NO_PORT || g == sp)
+        return;
+    struct shm_desc f = {
+        .kind = SHM_D_CTRL, .src_gw = (uint16_t)g, .chunk = d->chunk,
+        .len = d->len,
+    };
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    if (!push_out(r, sp, &f))
+        shm_chunk_unref(c);
+}
+
 static void
 apply_control(struct rt_router *r, unsigned gw, const void *body, uint32_t len)
 {
@@ -157,30 +76,12 @@ apply_control(struct rt_router *r, unsigned gw, const void *body, uint32_t len)
         dt_warn("undecodable control message from gateway %u", gw);
         return;
     }
-    switch (m->body_case) {
-    case DIALTONE__CONTROL__BODY_SUB:
-        apply_sub(r, gw, m->sub);
-        break;
-    case DIALTONE__CONTROL__BODY_UNSUB:
-        apply_unsub(r, gw, m->unsub);
-        break;
-    case DIALTONE__CONTROL__BODY_CONN_CLOSED: {
-        struct rt_conn *rc = conn_of(r, gw, m->conn_closed->conn,
-                                     m->conn_closed->conn_gen);
-        if (rc)
-            clear_conn(r, rc);
-        break;
-    }
-    case DIALTONE__CONTROL__BODY_RESET:
-        if (m->reset->complete)
-            gateway_synced(r, gw);
-        else
-            reset_gateway(r, gw);
-        break;
-    default:
-        dt_warn("unknown control message %d from gateway %u",
-                (int)m->body_case, gw);
-    }
+    int body_case = rt_interest_apply(&r->in, gw, m);
+    if (body_case == DIALTONE__CONTROL__BODY_RESET && m->reset->complete)
+        gateway_synced(r, gw);
+    else if (body_case == DIALTONE__CONTROL__BODY__NOT_SET ||
+             body_case > DIALTONE__CONTROL__BODY_RESET)
+        dt_warn("unknown control message %d from gateway %u", body_case, gw);
     dialtone__control__free_unpacked(m, NULL);
 }
 
@@ -214,6 +115,11 @@ push_out(struct rt_router *r, unsigned g, struct shm_desc *d)
     shm_ring_publish(&gw->out);
     uint64_t start = shm_now_ns();
     uint32_t seen = shm_ring_consumer_pos(&gw->out);
+    if (gw->stuck && seen == gw->stuck_pos) {
+        gw->dropped++;          /* still dead: do not wait again */
+        return false;
+    }
+    gw->stuck = false;
     struct timespec nap = { 0, 20000 };
     while (!r->stop) {
         shm_doorbell_ring(gw->db, gw->efd);
@@ -231,8 +137,10 @@ push_out(struct rt_router *r, unsigned g, struct shm_desc *d)
         }
     }
     if (gw->dropped++ == 0)
-        dt_warn("gateway %u is not draining its ring; dropping deliveries",
+        dt_warn("port %u is not draining its ring; dropping deliveries",
                 g);
+    gw->stuck = true;
+    gw->stuck_pos = shm_ring_consumer_pos(&gw->out);
     return false;
 }
 
@@ -296,7 +204,7 @@ dispatch_pub(struct rt_router *r, unsigned src, struct shm_desc *d,
         subject += shm_msg_size(m) - sizeof(*m) - m->route_len;
         subject_len = m->route_len;
     }
-    const struct rt_match *res = rt_sublist_match(r->sl, subject,
+    const struct rt_match *res = rt_sublist_match(r->in.sl, subject,
                                                   subject_len);
     bool no_echo = d->flags & SHM_DF_NO_ECHO;
     /* plain subscribers on the publisher's own gateway were served there */
@@ -383,6 +291,7 @@ handle_in(struct rt_router *r, unsigned g, struct shm_desc *d)
         dispatch_pub(r, g, d, c);
     } else if (d->kind == SHM_D_CTRL) {
         apply_control(r, g, shm_chunk_body(c), d->len);
+        forward_to_storage(r, g, d, c);
     }
     shm_chunk_release_router(c);
 }
@@ -391,7 +300,7 @@ static void
 publish_stats(struct rt_router *r)
 {
     struct rt_sublist_stats st;
-    rt_sublist_stats(r->sl, &st);
+    rt_sublist_stats(r->in.sl, &st);
     struct shm_router_stats *s = r->stats;
     atomic_store_explicit(&s->num_subscriptions, st.count,
                           memory_order_relaxed);
@@ -506,8 +415,8 @@ rt_router_init(struct rt_router *r)
     r->rng = shm_now_ns() | 1;
     r->resyncing = true;
     r->resync_deadline_ns = shm_now_ns() + RT_RESYNC_NS;
-    r->sl = rt_sublist_new(65536);
-    if (r->sl == NULL || r->ch.n_efd < 1 + r->n_gw)
+    if (rt_interest_init(&r->in, r->n_gw, r->max_conns, 65536) < 0 ||
+        r->ch.n_efd < 1 + r->n_gw)
         return -ENOMEM;
     for (unsigned g = 0; g < r->n_gw; g++) {
         struct rt_gateway *gw = &r->gw[g];
@@ -515,9 +424,6 @@ rt_router_init(struct rt_router *r)
         shm_ring_handle_init(&gw->out, &r->ch.h, shm_out_ring(&r->ch.h, g));
         gw->db = shm_doorbell_of(&r->ch.h, 1 + g);
         gw->efd = r->ch.efd[1 + g];
-        gw->conns = calloc(r->max_conns, sizeof(*gw->conns));
-        if (gw->conns == NULL)
-            return -ENOMEM;
     }
     return 0;
 }
@@ -525,11 +431,6 @@ rt_router_init(struct rt_router *r)
 void
 rt_router_free(struct rt_router *r)
 {
-    for (unsigned g = 0; g < r->n_gw; g++) {
-        if (r->gw[g].conns)
-            reset_gateway(r, g);
-        free(r->gw[g].conns);
-    }
-    rt_sublist_free(r->sl);
+    rt_interest_free(&r->in);
     free(r->deferred);
 }

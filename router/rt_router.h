@@ -13,30 +13,24 @@
 #define RT_ROUTER_H
 
 #include "dt_child.h"
-#include "rt_sublist.h"
-
-/* The subscriptions of one client connection, by the gateway's sub id. */
-struct rt_conn {
-    uint32_t gen;
-    uint32_t cap;            /* slots in subs[] */
-    uint32_t count;
-    struct rt_sub **subs;    /* index = sub_id & RT_SUB_INDEX_MASK */
-};
+#include "rt_interest.h"
 
 struct rt_gateway {
     struct shm_ring_handle in;   /* from this gateway */
     struct shm_ring_handle out;  /* to this gateway */
     struct shm_doorbell *db;     /* this gateway's doorbell */
     int efd;
-    struct rt_conn *conns;       /* [max_conns_per_gw] */
     bool pushed;                 /* out got entries since the last wake */
     bool synced;                 /* re-announced since this router began */
     uint64_t dropped;            /* deliveries dropped: gateway stuck */
+    bool stuck;                  /* gave up waiting at stuck_pos: drop
+                                    at once until the consumer moves */
+    uint32_t stuck_pos;
 };
 
 struct rt_router {
     struct dt_child ch;
-    struct rt_sublist *sl;
+    struct rt_interest in;       /* every port's subscriptions */
     struct shm_router_stats *stats;
     struct shm_doorbell *db;     /* ours */
     unsigned n_gw;
@@ -53,7 +47,6 @@ struct rt_router {
     struct rt_gateway gw[SHM_MAX_GATEWAYS];
 };
 
-#define RT_SUB_INDEX_MASK 0xfffffu
 #define RT_DEFER_MAX      (1u << 20)
 #define RT_RESYNC_NS      (3ull * 1000000000ull)
 
