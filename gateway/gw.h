@@ -74,6 +74,7 @@ struct gw_worker {
     struct shm_doorbell *router_db;
     uint32_t staged;               /* in-ring entries not yet published */
     uint32_t router_gen;           /* router generation last announced to */
+    uint32_t announce_gen;         /* announce_gen last answered */
 
     struct gw_conn **conns;        /* [max_conns] */
     uint32_t max_conns;
@@ -209,7 +210,8 @@ void gw_fabric_pong(struct gw_worker *w, struct gw_conn *c);
  * applied was read. */
 void gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
                              bool drained_all);
-/* Re-announce every subscription after a router restart. */
+/* Re-announce every subscription after a router restart, or when another
+ * process asks for it (announce_gen). */
 void gw_fabric_check_router(struct gw_worker *w);
 
 /* gw_local.c */

@@ -255,17 +255,9 @@ gw_fabric_wake_router(struct gw_worker *w)
         shm_doorbell_ring(w->router_db, w->ch.efd[0]);
 }
 
-void
-gw_fabric_check_router(struct gw_worker *w)
+static unsigned
+announce_all(struct gw_worker *w)
 {
-    uint32_t gen = atomic_load_explicit(&w->hdr->router_gen,
-                                        memory_order_acquire);
-    if (gen == w->router_gen)
-        return;
-    w->router_gen = gen;
-    /* chunks the dead router had taken will never be released by it */
-    shm_arena_drop_lost_holds(&w->arena, shm_ring_consumer_pos(&w->in));
-    gw_fabric_ctrl_reset(w, false);
     unsigned subs = 0;
     for (uint32_t i = 0; i < w->max_conns; i++) {
         struct gw_conn *c = w->conns[i];
@@ -277,6 +269,31 @@ gw_fabric_check_router(struct gw_worker *w)
                 subs++;
             }
     }
+    return subs;
+}
+
+void
+gw_fabric_check_router(struct gw_worker *w)
+{
+    uint32_t gen = atomic_load_explicit(&w->hdr->router_gen,
+                                        memory_order_acquire);
+    uint32_t ann = atomic_load_explicit(&w->hdr->announce_gen,
+                                        memory_order_acquire);
+    if (gen == w->router_gen && ann == w->announce_gen)
+        return;
+    w->announce_gen = ann;
+    if (gen == w->router_gen) {
+        /* someone else rebuilds a replica (storage): our Subs again, no
+         * reset, so the router's index never misses them meanwhile */
+        unsigned subs = announce_all(w);
+        dt_debug("announced %u subscriptions again on request", subs);
+        return;
+    }
+    w->router_gen = gen;
+    /* chunks the dead router had taken will never be released by it */
+    shm_arena_drop_lost_holds(&w->arena, shm_ring_consumer_pos(&w->in));
+    gw_fabric_ctrl_reset(w, false);
+    unsigned subs = announce_all(w);
     gw_fabric_ctrl_reset(w, true);
     dt_debug("router generation %u: announced %u subscriptions", gen, subs);
 }

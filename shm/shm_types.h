@@ -29,7 +29,7 @@
 #include <ck_ring.h>
 
 #define SHM_MAGIC           0x44544f4e45464142ULL /* "DTONEFAB" */
-#define SHM_LAYOUT_VERSION  5u
+#define SHM_LAYOUT_VERSION  6u
 #define SHM_CACHELINE       128   /* x86 adjacent-line prefetch pairs lines */
 #define SHM_MAX_GATEWAYS    64    /* ports, storage included */
 #define SHM_NO_PORT         0xffffffffu
@@ -298,6 +298,10 @@ struct shm_header {
      * queue subscription) skips the router for them. */
     _Atomic uint64_t interest_total;
     _Atomic uint32_t interest[SHM_MAX_GATEWAYS];
+    /* Bumped by a process that needs every gateway to announce all its
+     * subscriptions again (the storage process at start: its replica of
+     * their interest is built from what the router forwards). */
+    _Atomic uint32_t announce_gen;
     _Atomic uint64_t slow_consumers;
     _Atomic uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
     uint8_t pad1[SHM_CACHELINE];

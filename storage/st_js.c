@@ -99,6 +99,14 @@ copy_subjects(const struct st_stream_config *cfg, char ***out)
     return 0;
 }
 
+/* Does anyone listen on subj (a deliver subject, a pull inbox)? */
+static bool
+h_has_interest(void *arg, const char *subj, size_t len)
+{
+    const struct st_js_port *p = &((struct st_js_stream *)arg)->js->port;
+    return p->has_interest(p->arg, subj, len);
+}
+
 /* What the consumer set reads of its stream (again after an update). */
 static void
 fill_cs(struct st_js_stream *t)
@@ -114,6 +122,7 @@ fill_cs(struct st_js_stream *t)
     cs->replicas = (int)cfg->num_replicas;
     cs->max_consumers = cfg->max_consumers;
     cs->on_ack = cfg->retention != ST_SRET_LIMITS ? st_js_on_ack : NULL;
+    cs->has_interest = t->js->port.has_interest ? h_has_interest : NULL;
     cs->arg = t;
     /* memory streams are not recovered: neither are their consumers */
     cs->state_dir = cfg->storage == ST_SSTORAGE_FILE ? st_stream_dir(t->s)
@@ -155,7 +164,8 @@ stream_release(struct st_js_stream *t)
 {
     free_strv(t->subjects, t->nsubjects);
     free(t->sub_ids);
-    free(t->cons);
+    free(t->cons.v);
+    free(t->push.v);
     free(t->acked);
     free(t->name);
     free(t);
@@ -357,8 +367,8 @@ h_interest(void *arg, struct st_stream *s, const char *subj, size_t len)
     (void)arg;
     if (t == NULL)
         return true;            /* no consumer layer: keep everything */
-    for (size_t i = 0; i < t->ncons; i++)
-        if (st_consumer_needs_ack(t->cons[i], UINT64_MAX, subj, len))
+    for (size_t i = 0; i < t->cons.n; i++)
+        if (st_consumer_needs_ack(t->cons.v[i], UINT64_MAX, subj, len))
             return true;
     return false;
 }
@@ -375,26 +385,26 @@ h_count(void *arg, struct st_stream *s)
 /* ---- consumer hooks ------------------------------------------------------ */
 
 static int
-cons_add(struct st_js_stream *t, struct st_consumer *c)
+cvec_add(struct st_js_cvec *cv, struct st_consumer *c)
 {
-    if (t->ncons == t->ccons) {
-        size_t n = t->ccons ? t->ccons * 2 : 8;
-        struct st_consumer **v = realloc(t->cons, n * sizeof(*v));
+    if (cv->n == cv->cap) {
+        size_t n = cv->cap ? cv->cap * 2 : 8;
+        struct st_consumer **v = realloc(cv->v, n * sizeof(*v));
         if (v == NULL)
             return -ENOMEM;
-        t->cons = v;
-        t->ccons = n;
+        cv->v = v;
+        cv->cap = n;
     }
-    t->cons[t->ncons++] = c;
+    cv->v[cv->n++] = c;
     return 0;
 }
 
 static void
-cons_del(struct st_js_stream *t, struct st_consumer *c)
+cvec_del(struct st_js_cvec *cv, struct st_consumer *c)
 {
-    for (size_t i = 0; i < t->ncons; i++)
-        if (t->cons[i] == c) {
-            t->cons[i] = t->cons[--t->ncons];
+    for (size_t i = 0; i < cv->n; i++)
+        if (cv->v[i] == c) {
+            cv->v[i] = cv->v[--cv->n];
             return;
         }
 }
@@ -407,15 +417,22 @@ h_cons_event(void *arg, struct st_consumer *c, enum st_cons_event ev)
     struct st_js_stream *t = arg;
 
     t->touched = true;
+    if (!st_consumer_is_pull(c)) {
+        if (ev == ST_CONS_DELETED)
+            cvec_del(&t->push, c);
+        else if (cvec_add(&t->push, c) < 0)
+            dt_error("storage: stream '%s': consumer %s not tracked for "
+                     "interest", t->name, st_consumer_name(c));
+    }
     if (t->cs.retention == ST_RET_LIMITS)
         return;
     if (ev == ST_CONS_CREATED) {
-        if (cons_add(t, c) < 0)
+        if (cvec_add(&t->cons, c) < 0)
             dt_error("storage: stream '%s': consumer %s not tracked for "
                      "retention", t->name, st_consumer_name(c));
         return;
     }
-    cons_del(t, c);
+    cvec_del(&t->cons, c);
     if (t->cs.retention == ST_RET_INTEREST) {
         t->recheck = 1;
         t->js->flagged = true;
@@ -576,6 +593,23 @@ st_js_close(struct st_js *js)
     if (js->out.n)
         dt_warn("storage: %zu messages not delivered at close", js->out.n);
     js_free(js);
+}
+
+void
+st_js_interest_changed(struct st_js *js, int64_t now)
+{
+    if (js == NULL || js->port.has_interest == NULL)
+        return;
+    for (struct st_js_stream *t = js->head; t; t = t->next) {
+        for (size_t i = 0; i < t->push.n; i++) {
+            struct st_consumer *c = t->push.v[i];
+            const char *ds = st_consumer_config(c)->deliver_subject;
+            st_consumer_set_active(c, ds != NULL &&
+                                   h_has_interest(t, ds, strlen(ds)), now);
+        }
+        if (t->push.n)
+            t->touched = true;
+    }
 }
 
 /* ---- stats, deadline ----------------------------------------------------- */

@@ -83,6 +83,11 @@ struct st_js_port {
                    const char *route, size_t route_len, const char *reply,
                    size_t reply_len, const void *hdr, size_t hdr_len,
                    const void *data, size_t data_len);
+    /* Optional: does anyone else subscribe to subj?  Push consumers
+     * without a listener stop delivering (and ephemeral ones expire
+     * after inactive_threshold); pull requests whose inbox lost its
+     * subscriber are dropped.  NULL: everyone always listens. */
+    bool (*has_interest)(void *arg, const char *subj, size_t len);
 };
 
 struct st_js_opts {
@@ -125,6 +130,9 @@ int st_js_run(struct st_js *js, int64_t now);
 int64_t st_js_next_deadline(const struct st_js *js);
 
 void st_js_resubscribe(struct st_js *js);
+/* Subscriptions elsewhere changed: re-check whether each push consumer's
+ * deliver subject still has a listener. */
+void st_js_interest_changed(struct st_js *js, int64_t now);
 void st_js_stats(const struct st_js *js, struct st_js_stats *out);
 
 #endif /* ST_JS_H */

@@ -60,6 +60,12 @@ struct st_js_range {
     uint64_t lo, hi;
 };
 
+/* A set of consumers, unordered. */
+struct st_js_cvec {
+    struct st_consumer **v;
+    size_t n, cap;
+};
+
 /* The engine's side of one stream (st_stream_user()). */
 struct st_js_stream {
     struct st_js_stream *prev, *next;
@@ -71,8 +77,8 @@ struct st_js_stream {
     char **subjects;                /* copies, for cs and the port */
     uint32_t *sub_ids;              /* port subscription per subject */
     size_t nsubjects;
-    struct st_consumer **cons;      /* interest/workqueue: all of them */
-    size_t ncons, ccons;
+    struct st_js_cvec cons;         /* interest/workqueue: all of them */
+    struct st_js_cvec push;         /* push consumers (interest checks) */
     struct st_js_range *acked;      /* retention: acked, to retire */
     size_t nacked, cacked;
     struct st_js_fifo pubq;         /* publishes met busy buffers */

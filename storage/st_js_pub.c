@@ -353,8 +353,8 @@ static bool
 needed(const struct st_js_stream *t, uint64_t seq, const char *subj,
        size_t len)
 {
-    for (size_t i = 0; i < t->ncons; i++)
-        if (st_consumer_needs_ack(t->cons[i], seq, subj, len))
+    for (size_t i = 0; i < t->cons.n; i++)
+        if (st_consumer_needs_ack(t->cons.v[i], seq, subj, len))
             return true;
     return false;
 }

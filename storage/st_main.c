@@ -11,6 +11,10 @@
  *   engine (acks, consumers, timers) -> publish what was staged.  The
  *   loop sleeps only when all four found nothing to do.
  *   /jsz reads the counters this process writes into shm_js_stats.
+ *   Interest: the router forwards every gateway's subscription changes
+ *   to us; `others` replays them (rt_interest, the router's own code), so
+ *   that push consumers deliver only while their deliver subject has a
+ *   listener and ephemeral ones expire once nobody listens.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +27,7 @@
 
 #include "dt_child.h"
 #include "dt_log.h"
+#include "rt_interest.h"
 #include "st_js.h"
 #include "st_port.h"
 
@@ -37,6 +42,8 @@ struct st_proc {
     struct st_port port;
     struct st_io *io;
     struct st_js *js;
+    struct rt_interest others;  /* the other ports' subscriptions */
+    bool interest_moved;        /* others changed since the last turn */
     struct shm_js_stats *stats;
     int epfd, io_efd;
     int64_t now;            /* CLOCK_REALTIME, once per turn */
@@ -54,6 +61,26 @@ on_msg(void *arg, uint32_t sub_id, const char *subj, size_t subj_len,
     struct st_proc *sp = arg;
     st_js_on_msg(sp->js, sub_id, subj, subj_len, reply, reply_len, hdr,
                  hdr_len, data, data_len, sp->now);
+}
+
+/* A gateway's subscription change, forwarded by the router. */
+static void
+on_ctrl(void *arg, unsigned from, const void *body, size_t len)
+{
+    struct st_proc *sp = arg;
+    Dialtone__Control *m = dialtone__control__unpack(NULL, len, body);
+    if (m == NULL)
+        return;
+    rt_interest_apply(&sp->others, from, m);
+    dialtone__control__free_unpacked(m, NULL);
+    sp->interest_moved = true;
+}
+
+static bool
+port_has_interest(void *arg, const char *subj, size_t len)
+{
+    const struct rt_match *r = rt_sublist_match(proc.others.sl, subj, len);
+    return r != NULL && (r->n_psubs || r->n_qgroups);
 }
 
 static int
@@ -125,7 +152,7 @@ open_engine(struct st_proc *sp)
     struct st_js_port port = {
         .arg = &sp->port, .publish = port_publish,
         .subscribe = port_subscribe, .unsubscribe = port_unsubscribe,
-        .deliver = port_deliver,
+        .deliver = port_deliver, .has_interest = port_has_interest,
     };
     rc = st_js_open(&sp->js, &o, &port, (int64_t)shm_wall_ns());
     if (rc < 0)
@@ -151,7 +178,12 @@ init(struct st_proc *sp)
     sp->io_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sp->epfd < 0 || sp->io_efd < 0)
         return -errno;
-    int rc = st_port_init(&sp->port, &sp->ch, on_msg, sp);
+    const struct shm_header *hdr = sp->ch.h.hdr;
+    int rc = rt_interest_init(&sp->others, hdr->ports, hdr->max_conns_per_gw,
+                              4096);
+    if (rc < 0)
+        return rc;
+    rc = st_port_init(&sp->port, &sp->ch, on_msg, on_ctrl, sp);
     if (rc < 0)
         return rc;
     sp->stats = shm_js_stats(&sp->ch.h);
@@ -225,6 +257,10 @@ run(struct st_proc *sp)
                               memory_order_relaxed);
         st_port_check_router(&sp->port);
         unsigned got = st_port_drain(&sp->port, DRAIN_MAX);
+        if (sp->interest_moved) {
+            sp->interest_moved = false;
+            st_js_interest_changed(sp->js, sp->now);
+        }
         int done = st_io_poll(sp->io, 0);
         int more = st_js_run(sp->js, sp->now);
         st_port_flush(&sp->port);
@@ -255,6 +291,7 @@ main(int argc, char **argv)
     st_io_close(sp->io);
     st_port_flush(&sp->port);
     st_port_free(&sp->port);
+    rt_interest_free(&sp->others);
     dt_info("storage stopped");
     return rc;
 }

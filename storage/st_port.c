@@ -33,9 +33,20 @@ set_interest(struct st_port *p, uint32_t n)
     atomic_fetch_add(&p->hdr->interest_total, (uint64_t)n + 1 - old);
 }
 
+/* Our replica of the others' interest starts empty: have every gateway
+ * announce its subscriptions again (through the router, to us). */
+static void
+ask_for_announcements(struct st_port *p)
+{
+    atomic_fetch_add_explicit(&p->hdr->announce_gen, 1, memory_order_release);
+    for (unsigned g = 0; g < p->hdr->gateways; g++)
+        shm_doorbell_ring(shm_doorbell_of(&p->ch->h, 1 + g),
+                          p->ch->efd[1 + g]);
+}
+
 int
 st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
-             void *arg)
+             st_port_ctrl_fn ctrl, void *arg)
 {
     struct shm_handle *h = &ch->h;
     memset(p, 0, sizeof(*p));
@@ -55,6 +66,7 @@ st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
     p->efd = ch->efd[1 + p->index];
     p->router_efd = ch->efd[0];
     p->on_msg = fn;
+    p->on_ctrl = ctrl;
     p->arg = arg;
     set_interest(p, 0);
     /* what a dead predecessor left in our ring was meant for it */
@@ -64,6 +76,7 @@ st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
         if (c)
             shm_chunk_unref(c);
     }
+    ask_for_announcements(p);
     return 0;
 }
 
@@ -322,6 +335,11 @@ static void
 deliver(struct st_port *p, const struct shm_desc *d, struct shm_chunk *c)
 {
     const struct shm_msg *m = shm_chunk_body(c);
+    if (d->kind == SHM_D_CTRL) {
+        if (p->on_ctrl && d->src_gw < p->hdr->ports)
+            p->on_ctrl(p->arg, d->src_gw, shm_chunk_body(c), d->len);
+        return;
+    }
     if (d->kind != SHM_D_MSG || d->conn != ST_PORT_CONN ||
         d->conn_gen != p->gen)
         return;

@@ -37,6 +37,11 @@ typedef void (*st_port_msg_fn)(void *arg, uint32_t sub_id,
                                const void *hdr, size_t hdr_len,
                                const void *data, size_t data_len);
 
+/* A control message of port `from` (a gateway's Sub, Unsub, ConnClosed or
+ * ResetGateway) that the router forwarded: the other ports' interest. */
+typedef void (*st_port_ctrl_fn)(void *arg, unsigned from, const void *body,
+                                size_t len);
+
 struct st_port_sub {
     uint32_t id;
     char *subject;
@@ -59,11 +64,14 @@ struct st_port {
     uint32_t nsubs, cap;
     uint64_t dropped;               /* bad deliveries */
     st_port_msg_fn on_msg;
+    st_port_ctrl_fn on_ctrl;
     void *arg;
 };
 
+/* Also asks every gateway to announce its subscriptions again, so that
+ * on_ctrl rebuilds the other ports' interest from scratch. */
 int st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
-                 void *arg);
+                 st_port_ctrl_fn ctrl, void *arg);
 void st_port_free(struct st_port *p);
 
 int st_port_subscribe(struct st_port *p, uint32_t id, const char *subject,
@@ -76,7 +84,8 @@ int st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
                     size_t reply_len, const void *hdr, size_t hdr_len,
                     const void *data, size_t data_len);
 
-/* Deliveries: up to max, each handed to on_msg.  Returns how many. */
+/* Deliveries: up to max, each handed to on_msg (or on_ctrl).  Returns
+ * how many. */
 unsigned st_port_drain(struct st_port *p, unsigned max);
 /* Anything delivered and not yet drained? */
 bool st_port_pending(struct st_port *p);
