@@ -8,7 +8,9 @@
  *   them); responses are written with dt_jw into the caller's buffer.
  *   Check order of a create: JSON, stream name in body vs subject,
  *   durable/name/filter in the subject, replicas (single server), stream
- *   lookup, defaults, checkConsumerCfg, then update-or-add.
+ *   lookup, defaults, checkConsumerCfg, then update-or-add.  The named
+ *   form $JS.API.CONSUMER.CREATE.<stream>.<name> takes filter_subjects
+ *   from the body like any other member.
  *   Errors: see st_api_consumer.h.
  */
 #include "st_api_consumer.h"
@@ -175,7 +177,8 @@ info_reply(struct st_consumer *c, const char *type, int64_t now,
     return rc < 0 ? rc : ST_API_REPLY;
 }
 
-/* The subject's say on names and filters (2.9 create subjects). */
+/* The subject's say on names and filters (2.9 create subjects; 2.10
+ * refuses filter_subjects in the form with a filter, 10137). */
 static int
 create_subject_checks(const struct toks *k, bool durable_ep,
                       struct st_cons_config *cfg, struct st_jserr *err)
@@ -211,6 +214,11 @@ create_subject_checks(const struct toks *k, bool durable_ep,
     if (k->n > 6) {
         const char *f = k->t[6];
         size_t fl = (size_t)(k->s + k->len - f);
+        /* 2.10: filter_subjects only through the forms without a filter */
+        if (cfg->nfilters > 0) {
+            st_jserr_set(err, 400, 10137, "consumer with multiple subject filters cannot use subject based API");
+            return -EINVAL;
+        }
         if (!str_is(cfg->filter, f, fl)) {
             st_jserr_set(err, 400, 10131, "Consumer create request did not match filtered subject from create subject");
             return -EINVAL;

@@ -2,7 +2,8 @@
  * st_consumer.c -- the delivery state machine of a stream's consumers:
  * the outbox, the start position (deliver policies), num_pending,
  * timers and inactivity, selecting the next message (redeliveries
- * first, then last-per-subject, then the stream), pull and push
+ * first, then last-per-subject, then the stream; with several filters
+ * through per-filter positions), pull and push
  * delivery with heartbeats and flow control, replay original, and
  * stream events (append / remove / purge).  The set itself, create /
  * update / delete and ConsumerInfo are in st_consumer_set.c.
@@ -144,39 +145,168 @@ st_cons_status(struct st_outbox *out, const char *to, size_t to_len,
 /* Counting what is pending in the stream. */
 
 static size_t
-filter_len(const struct st_consumer *c)
+slen(const char *f)
 {
-    return c->cfg.filter ? strlen(c->cfg.filter) : 0;
+    return f != NULL ? strlen(f) : 0;
 }
 
-/* Messages matching the filter with seq >= from. */
+/* Messages matching filter f (NULL = all) with seq >= from. */
 static uint64_t
-count_from(struct st_consumer *c, uint64_t from)
+count_one(struct st_consumer *c, const char *f, uint64_t from)
 {
     struct st_store *st = c->set->s->store;
     struct st_subject_state ss;
     struct st_state state;
     struct st_msg m;
-    if (st_store_subject_state(st, c->cfg.filter, filter_len(c), &ss) < 0
-        || ss.msgs == 0 || from > ss.last_seq)
+    if (st_store_subject_state(st, f, slen(f), &ss) < 0 || ss.msgs == 0
+        || from > ss.last_seq)
         return 0;
     if (from <= ss.first_seq)
         return ss.msgs;
     st_store_state(st, &state);
-    if (c->cfg.filter == NULL && state.num_deleted == 0)
+    if (f == NULL && state.num_deleted == 0)
         return ss.last_seq - from + 1;
     uint64_t n = 0;
     for (uint64_t seq = from;
-         st_store_next(st, seq, c->cfg.filter, filter_len(c), &m,
-                       &c->set->scratch) == 0;
+         st_store_next(st, seq, f, slen(f), &m, &c->set->scratch) == 0;
          seq = m.seq + 1)
         n++;
     return n;
 }
 
+/* Messages matching the consumer's filters with seq >= from.  The
+ * filters cannot overlap (checked at create), so the counts add up. */
+static uint64_t
+count_from(struct st_consumer *c, uint64_t from)
+{
+    uint32_t nf = st_cons_config_nfilters(&c->cfg);
+    uint64_t n = nf == 0 ? count_one(c, NULL, from) : 0;
+    for (uint32_t i = 0; i < nf; i++)
+        n += count_one(c, st_cons_config_filter(&c->cfg, i), from);
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding the next message. */
+
+void
+st_cons_fcache_reset(struct st_consumer *c)
+{
+    free(c->fc);
+    c->fc = NULL;
+}
+
+/* Several filters, from any `start`: the smallest of each filter's next
+ * match (a store lookup per filter). */
+static int
+next_multi(struct st_consumer *c, uint64_t start, struct st_msg *m)
+{
+    struct st_store *st = c->set->s->store;
+    uint32_t nf = st_cons_config_nfilters(&c->cfg);
+    uint64_t best = 0, in_buf = 0;
+    for (uint32_t i = 0; i < nf; i++) {
+        const char *f = st_cons_config_filter(&c->cfg, i);
+        int rc = st_store_next(st, start, f, strlen(f), m, &c->set->scratch);
+        in_buf = rc == 0 ? m->seq : 0;
+        if (rc == 0 && (best == 0 || m->seq < best))
+            best = m->seq;
+        else if (rc < 0 && rc != -ENOENT)
+            return rc;
+    }
+    if (best == 0)
+        return -ENOENT;
+    return in_buf == best ? 0 : st_store_get(st, best, m, &c->set->scratch);
+}
+
+/* Several filters, from c->sseq: through the per-filter positions of
+ * struct st_fcache.  A filter goes back to the store only when its
+ * position fell behind c->sseq (it was delivered from) or new messages
+ * arrived past what it had seen. */
+static int
+next_cached(struct st_consumer *c, struct st_msg *m)
+{
+    struct st_store *st = c->set->s->store;
+    uint32_t nf = st_cons_config_nfilters(&c->cfg);
+    uint64_t start = c->sseq;
+    struct st_state state;
+    int rc;
+    if (c->fc != NULL && (c->fc->n != nf || start < c->fc->from))
+        st_cons_fcache_reset(c);
+    if (c->fc == NULL) {
+        c->fc = calloc(1, sizeof(*c->fc) + nf * sizeof(c->fc->f[0]));
+        if (c->fc == NULL)
+            return next_multi(c, start, m);
+        c->fc->n = nf;
+    }
+    struct st_fcache *fc = c->fc;
+    fc->from = start;
+    st_store_state(st, &state);
+    /* each round returns or moves one position forward: bounded */
+    for (;;) {
+        uint64_t best = 0, in_buf = 0;
+        uint32_t bi = 0;
+        for (uint32_t i = 0; i < nf; i++) {
+            struct st_fpos *p = &fc->f[i];
+            if (p->pos < start) {
+                p->pos = start;
+                p->hit = false;
+            }
+            if (!p->hit && p->pos <= state.last_seq) {
+                const char *f = st_cons_config_filter(&c->cfg, i);
+                rc = st_store_next(st, p->pos, f, strlen(f), m,
+                                   &c->set->scratch);
+                in_buf = 0;
+                if (rc == 0) {
+                    p->pos = in_buf = m->seq;
+                    p->hit = true;
+                } else if (rc == -ENOENT) {
+                    p->pos = state.last_seq + 1;
+                } else {
+                    return rc;
+                }
+            }
+            if (p->hit && (best == 0 || p->pos < best)) {
+                best = p->pos;
+                bi = i;
+            }
+        }
+        if (best == 0)
+            return -ENOENT;
+        if (in_buf == best)
+            return 0;
+        rc = st_store_get(st, best, m, &c->set->scratch);
+        if (rc != -ENOENT)
+            return rc;
+        fc->f[bi].pos = best + 1;           /* removed since: look again */
+        fc->f[bi].hit = false;
+    }
+}
+
+/* The first message with seq >= start that the consumer's filters
+ * match, read into the set's scratch buffer.  -ENOENT when none. */
+static int
+next_match(struct st_consumer *c, uint64_t start, struct st_msg *m)
+{
+    uint32_t nf = st_cons_config_nfilters(&c->cfg);
+    if (nf <= 1) {
+        const char *f = nf ? st_cons_config_filter(&c->cfg, 0) : NULL;
+        return st_store_next(c->set->s->store, start, f, slen(f), m,
+                             &c->set->scratch);
+    }
+    return start == c->sseq ? next_cached(c, m) : next_multi(c, start, m);
+}
+
 struct lps_ent {
     uint64_t seq;
     uint32_t off, len;
+};
+
+/* Subject -> last sequence, an open-addressing hash over `ents`. */
+struct lps {
+    struct dt_buf names;
+    struct lps_ent *ents;
+    uint32_t *slots;        /* entry index + 1, 0 = empty */
+    uint32_t nent, cap, nslots;
 };
 
 static int
@@ -186,88 +316,97 @@ cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The last sequence of every subject matching the filter, sorted, only
- * those >= from.  Scans the matching messages (the store has no
- * per-subject listing yet). */
+static int
+lps_grow(struct lps *t)
+{
+    uint32_t ns = t->nslots ? t->nslots * 2 : 64;
+    uint32_t *nsl = calloc(ns, sizeof(*nsl));
+    if (nsl == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < t->nent; i++) {
+        uint32_t h = st_cons_hash(t->names.data + t->ents[i].off,
+                                  t->ents[i].len);
+        while (nsl[h & (ns - 1)] != 0)
+            h++;
+        nsl[h & (ns - 1)] = i + 1;
+    }
+    free(t->slots);
+    t->slots = nsl;
+    t->nslots = ns;
+    return 0;
+}
+
+/* Message seq of subject subj: the newest of its subject so far. */
+static int
+lps_put(struct lps *t, const char *subj, size_t len, uint64_t seq)
+{
+    int rc;
+    if (t->nent * 2 >= t->nslots && (rc = lps_grow(t)) < 0)
+        return rc;
+    for (uint32_t h = st_cons_hash(subj, len);; h++) {
+        uint32_t s = t->slots[h & (t->nslots - 1)];
+        if (s != 0) {
+            struct lps_ent *e = &t->ents[s - 1];
+            if (e->len == len && memcmp(t->names.data + e->off, subj,
+                                        len) == 0) {
+                e->seq = seq;
+                return 0;
+            }
+            continue;
+        }
+        if (t->nent == t->cap) {
+            uint32_t nc = t->cap ? t->cap * 2 : 32;
+            struct lps_ent *ne = realloc(t->ents, nc * sizeof(*ne));
+            if (ne == NULL)
+                return -ENOMEM;
+            t->ents = ne;
+            t->cap = nc;
+        }
+        t->ents[t->nent] = (struct lps_ent){ seq, (uint32_t)t->names.len,
+                                             (uint32_t)len };
+        if ((rc = dt_buf_append(&t->names, subj, len)) < 0)
+            return rc;
+        t->slots[h & (t->nslots - 1)] = ++t->nent;
+        return 0;
+    }
+}
+
+/* The last sequence of every subject matching one of the filters (the
+ * union over them, as 2.10), sorted, only those >= from.  Scans the
+ * matching messages (the store has no per-subject listing yet). */
 static int
 lps_scan(struct st_consumer *c, uint64_t from, uint64_t **seqs, uint32_t *n)
 {
     struct st_store *st = c->set->s->store;
-    struct dt_buf names = { 0 };
-    struct lps_ent *ents = NULL;
-    uint32_t *slots = NULL;
-    uint32_t nent = 0, cap = 0, nslots = 0;
+    struct lps t = { 0 };
+    uint32_t nf = st_cons_config_nfilters(&c->cfg);
     struct st_msg m;
     int rc = 0;
     *seqs = NULL;
     *n = 0;
-    for (uint64_t seq = 1;
-         st_store_next(st, seq, c->cfg.filter, filter_len(c), &m,
-                       &c->set->scratch) == 0;
-         seq = m.seq + 1) {
-        if (nent * 2 >= nslots) {
-            uint32_t ns = nslots ? nslots * 2 : 64;
-            uint32_t *nsl = calloc(ns, sizeof(*nsl));
-            if (nsl == NULL) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            for (uint32_t i = 0; i < nent; i++) {
-                uint32_t h = st_cons_hash(names.data + ents[i].off,
-                                          ents[i].len);
-                while (nsl[h & (ns - 1)] != 0)
-                    h++;
-                nsl[h & (ns - 1)] = i + 1;
-            }
-            free(slots);
-            slots = nsl;
-            nslots = ns;
-        }
-        uint32_t h = st_cons_hash(m.subj, m.subj_len);
-        for (;; h++) {
-            uint32_t s = slots[h & (nslots - 1)];
-            if (s == 0) {
-                if (nent == cap) {
-                    uint32_t nc = cap ? cap * 2 : 32;
-                    struct lps_ent *ne = realloc(ents, nc * sizeof(*ne));
-                    if (ne == NULL) {
-                        rc = -ENOMEM;
-                        goto out;
-                    }
-                    ents = ne;
-                    cap = nc;
-                }
-                ents[nent] = (struct lps_ent){ m.seq, (uint32_t)names.len,
-                                               (uint32_t)m.subj_len };
-                if ((rc = dt_buf_append(&names, m.subj, m.subj_len)) < 0)
-                    goto out;
-                slots[h & (nslots - 1)] = ++nent;
-                break;
-            }
-            struct lps_ent *e = &ents[s - 1];
-            if (e->len == m.subj_len
-                && memcmp(names.data + e->off, m.subj, m.subj_len) == 0) {
-                e->seq = m.seq;
-                break;
-            }
-        }
+    for (uint32_t fi = 0; rc == 0 && (fi < nf || (nf == 0 && fi == 0));
+         fi++) {
+        const char *f = nf ? st_cons_config_filter(&c->cfg, fi) : NULL;
+        for (uint64_t seq = 1; rc == 0
+             && st_store_next(st, seq, f, slen(f), &m, &c->set->scratch) == 0;
+             seq = m.seq + 1)
+            rc = lps_put(&t, m.subj, m.subj_len, m.seq);
     }
-    uint64_t *v = malloc((nent ? nent : 1) * sizeof(*v));
-    if (v == NULL) {
+    uint64_t *v = rc == 0 ? malloc((t.nent ? t.nent : 1) * sizeof(*v)) : NULL;
+    if (rc == 0 && v == NULL)
         rc = -ENOMEM;
-        goto out;
+    if (rc == 0) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < t.nent; i++)
+            if (t.ents[i].seq >= from)
+                v[k++] = t.ents[i].seq;
+        qsort(v, k, sizeof(*v), cmp_u64);
+        *seqs = v;
+        *n = k;
     }
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < nent; i++)
-        if (ents[i].seq >= from)
-            v[k++] = ents[i].seq;
-    qsort(v, k, sizeof(*v), cmp_u64);
-    *seqs = v;
-    *n = k;
-out:
-    free(slots);
-    free(ents);
-    dt_buf_free(&names);
+    free(t.slots);
+    free(t.ents);
+    dt_buf_free(&t.names);
     return rc;
 }
 
@@ -342,15 +481,19 @@ st_cons_select_start(struct st_consumer *c)
         case ST_DP_ALL:
             sseq = state.first_seq;
             break;
-        case ST_DP_LAST:
-            sseq = state.last_seq;
-            if (cfg->filter != NULL) {
+        case ST_DP_LAST: {
+            /* the latest last message over the filters (2.10) */
+            uint32_t nf = st_cons_config_nfilters(cfg);
+            sseq = nf == 0 ? state.last_seq : 0;
+            for (uint32_t i = 0; i < nf; i++) {
+                const char *f = st_cons_config_filter(cfg, i);
                 struct st_subject_state ss;
-                if (st_store_subject_state(st, cfg->filter, filter_len(c),
-                                           &ss) == 0)
+                if (st_store_subject_state(st, f, strlen(f), &ss) == 0
+                    && ss.last_seq > sseq)
                     sseq = ss.last_seq;
             }
             break;
+        }
         case ST_DP_LAST_PER_SUBJECT: {
             uint64_t *v;
             uint32_t n;
@@ -606,8 +749,16 @@ next_msg(struct st_consumer *c, int64_t now, struct cand *k)
         return -EAGAIN;
     while (c->lss != NULL) {
         struct st_lss *l = c->lss;
-        rc = st_store_next(st, l->seqs[l->i], c->cfg.filter, filter_len(c),
-                           &k->m, &set->scratch);
+        /* several filters: the listed message matched one when listed,
+         * read it directly (next_multi() costs a lookup per filter) */
+        rc = -ENOENT;
+        if (st_cons_config_nfilters(&c->cfg) > 1) {
+            rc = st_store_get(st, l->seqs[l->i], &k->m, &set->scratch);
+            if (rc == 0 && !st_cons_filter_match(c, k->m.subj, k->m.subj_len))
+                rc = -ENOENT;           /* the filters changed since */
+        }
+        if (rc == -ENOENT)
+            rc = next_match(c, l->seqs[l->i], &k->m);
         if (rc == 0) {
             k->dc = 1;
             k->src = SRC_LSS;
@@ -622,8 +773,7 @@ next_msg(struct st_consumer *c, int64_t now, struct cand *k)
         free(l);
         c->lss = NULL;
     }
-    rc = st_store_next(st, c->sseq, c->cfg.filter, filter_len(c), &k->m,
-                       &set->scratch);
+    rc = next_match(c, c->sseq, &k->m);
     if (rc == -ENOENT) {
         struct st_state state;
         st_store_state(st, &state);

@@ -60,9 +60,19 @@
  * against the real server's answers)
  *   - No advisories or ack metrics ($JS.EVENT.*) are produced.
  *   - rate_limit_bps and sample_freq are validated and echoed, not
- *     enforced.  filter_subjects and metadata (2.10) are ignored, as
- *     2.9.10 ignores unknown members.  num_replicas > 1 is refused
- *     (10074) as on a single server; no "cluster" member in info.
+ *     enforced.  metadata (2.10) is ignored, as 2.9.10 ignores unknown
+ *     members.  num_replicas > 1 is refused (10074) as on a single
+ *     server; no "cluster" member in info.
+ *   - filter_subjects is the one 2.10 member implemented, with 2.10's
+ *     rules (errors.json codes 10136 both set, 10137 with a filter in
+ *     the create subject, 10138 overlapping filters, 10139 an empty
+ *     filter; filters "overlap" when one literal subject can match two
+ *     of them, SubjectsCollide as in 2.10.13+; workqueue filters must
+ *     not overlap other consumers' filters, on create and on update).
+ *     Each filter must still be a subset of the stream's subjects
+ *     (10093), as filter_subject is in 2.9.10, and an invalid one is
+ *     10093 too.  At most ST_CONS_MAX_FILTERS filters ("invalid JSON"
+ *     beyond).
  *   - "+TERM <reason>" is accepted (2.9.10 ignores it entirely).
  *   - A pull request that is not valid JSON gets "400 Bad Request -
  *     <our parser's reason>"; type errors use Go's wording.
@@ -178,6 +188,7 @@ enum st_replay_policy {
 #define ST_CONS_MAX_NAME 255            /* JSMaxNameLen */
 #define ST_CONS_MAX_DESC 4096           /* JSMaxDescriptionLen */
 #define ST_CONS_MAX_BACKOFF 64          /* ours: backoff values kept */
+#define ST_CONS_MAX_FILTERS 1024        /* ours: filter_subjects bound */
 
 /*
  * A consumer configuration.  Strings are NUL-terminated, NULL when
@@ -194,8 +205,12 @@ struct st_cons_config {
     char *deliver_group;
     char *sample_freq;
     int64_t *backoff;       /* into blob */
+    char **filters;         /* filter_subjects: nfilters strings (an
+                             * element may be "", which the checks
+                             * refuse), array and strings in blob */
     char *blob;
     uint32_t nbackoff;
+    uint32_t nfilters;
     int32_t start_tz;       /* opt_start_time: UTC offset in seconds */
     uint64_t opt_start_seq;
     int64_t opt_start_time; /* ns since epoch; valid when has_start_time */
@@ -221,9 +236,10 @@ struct st_cons_config {
 };
 
 /* Parse a ConsumerConfig JSON object (Go encoding/json rules: unknown
- * members ignored, so filter_subjects and metadata of newer clients are
- * ignored as in 2.9.10; a wrong type or an unknown enum string is
- * "invalid JSON").  *cfg is owned by the caller: st_cons_config_free(). */
+ * members ignored, so metadata of newer clients is ignored as in 2.9.10;
+ * a wrong type or an unknown enum string is "invalid JSON"; a null
+ * element of filter_subjects is "", as Go decodes it).  *cfg is owned by
+ * the caller: st_cons_config_free(). */
 int st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
                          struct st_jserr *err);
 void st_cons_config_free(struct st_cons_config *cfg);
@@ -241,8 +257,28 @@ void st_cons_config_defaults(struct st_cons_config *cfg);
 int st_cons_config_check(const struct st_cons_set *set,
                          const struct st_cons_config *cfg,
                          struct st_jserr *err);
-/* Write the config as nats-server does (same members, order, omitempty). */
+/* Write the config as nats-server does (same members, order, omitempty;
+ * "filter_subjects" after "filter_subject", as 2.10). */
 int st_cons_config_json(struct dt_jw *w, const struct st_cons_config *cfg);
+/* Replace filter_subjects by v[0..n) (n 0 clears it); re-packs the blob.
+ * -EINVAL beyond ST_CONS_MAX_FILTERS, -ENOMEM. */
+int st_cons_config_set_filters(struct st_cons_config *cfg,
+                               const char *const *v, uint32_t n);
+
+/* gatherSubjectFilters(): the filters a consumer applies, filter_subject
+ * or else the filter_subjects (0 = unfiltered; a config that passed the
+ * checks never has both). */
+static inline uint32_t
+st_cons_config_nfilters(const struct st_cons_config *cfg)
+{
+    return cfg->filter != NULL ? 1 : cfg->nfilters;
+}
+
+static inline const char *
+st_cons_config_filter(const struct st_cons_config *cfg, uint32_t i)
+{
+    return cfg->filter != NULL ? cfg->filter : cfg->filters[i];
+}
 
 /* RFC 3339 with nanoseconds, as Go's time.RFC3339Nano (trailing zeros of
  * the fraction dropped); tz_off in seconds (0 = "Z"). */
@@ -367,8 +403,10 @@ int st_consumer_create(struct st_cons_set *set,
                        bool recovering, struct st_consumer **out,
                        struct st_jserr *err);
 /* Update with a new config (updateConfig rules: only some members may
- * change).  Returns 0 (nothing else changed when the configs are equal),
- * or -EINVAL with err = 500/10012 "<member> can not be updated". */
+ * change; the filters may, and num_pending is recounted).  Returns 0
+ * (nothing else changed when the configs are equal), or -EINVAL with
+ * err = 500/10012 "<member> can not be updated", or 400/10100 when a
+ * workqueue consumer's new filters overlap another consumer's. */
 int st_consumer_update(struct st_consumer *c, const struct st_cons_config *cfg,
                        int64_t now, struct st_jserr *err);
 /* Delete: waiting pull requests get "409 Consumer Deleted" (into out,

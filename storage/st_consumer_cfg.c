@@ -1,7 +1,8 @@
 /*
  * st_consumer_cfg.c -- ConsumerConfig: JSON parse (Go encoding/json
  * rules), defaults, the validation of nats-server 2.9.10 with its error
- * codes and wording, update rules, JSON output, RFC 3339 times.
+ * codes and wording (plus 2.10's filter_subjects rules), update rules,
+ * workqueue partitions, JSON output, RFC 3339 times.
  *
  * NOTES
  *   A config owns one blob holding all its strings and backoff values
@@ -48,26 +49,51 @@ cfg_str(struct st_cons_config *c, int i)
     }
 }
 
+/* The filter_subjects of a config being packed: v[i] with length
+ * len[i] (len NULL: NUL-terminated). */
+struct flt_in {
+    const char *const *v;
+    const size_t *len;
+    uint32_t n;
+};
+
+static size_t
+flt_len(const struct flt_in *f, uint32_t i)
+{
+    return f->len != NULL ? f->len[i] : strlen(f->v[i]);
+}
+
 /* Re-pack *c so that its strings are strs[i] (lengths lens[i], NULL =
- * absent) and its backoff is bo[0..nbo).  The old blob is freed after
- * copying, so the inputs may point into it. */
+ * absent), its backoff is bo[0..nbo) and its filter_subjects f.  The
+ * blob holds the backoff values, then the filter pointer array, then
+ * the strings.  The old blob is freed after copying, so the inputs may
+ * point into it. */
 static int
 cfg_pack(struct st_cons_config *c, const char *const strs[S_COUNT],
-         const size_t lens[S_COUNT], const int64_t *bo, uint32_t nbo)
+         const size_t lens[S_COUNT], const int64_t *bo, uint32_t nbo,
+         const struct flt_in *f)
 {
-    size_t total = (size_t)nbo * sizeof(int64_t);
+    size_t total = (size_t)nbo * sizeof(int64_t)
+                   + (size_t)f->n * sizeof(char *);
     for (int i = 0; i < S_COUNT; i++)
         if (strs[i] != NULL)
             total += lens[i] + 1;
+    for (uint32_t i = 0; i < f->n; i++)
+        total += flt_len(f, i) + 1;
     char *blob = malloc(total ? total : 1);
     if (blob == NULL)
         return -ENOMEM;
     char *p = blob;
     int64_t *nb = NULL;
+    char **nf = NULL;
     if (nbo > 0) {
         nb = (int64_t *)(void *)p;
         memcpy(nb, bo, (size_t)nbo * sizeof(int64_t));
         p += (size_t)nbo * sizeof(int64_t);
+    }
+    if (f->n > 0) {
+        nf = (char **)(void *)p;
+        p += (size_t)f->n * sizeof(char *);
     }
     char *ns[S_COUNT];
     for (int i = 0; i < S_COUNT; i++) {
@@ -79,12 +105,21 @@ cfg_pack(struct st_cons_config *c, const char *const strs[S_COUNT],
         ns[i] = p;
         p += lens[i] + 1;
     }
+    for (uint32_t i = 0; i < f->n; i++) {
+        size_t n = flt_len(f, i);
+        memcpy(p, f->v[i], n);
+        p[n] = '\0';
+        nf[i] = p;
+        p += n + 1;
+    }
     free(c->blob);
     c->blob = blob;
     for (int i = 0; i < S_COUNT; i++)
         *cfg_str(c, i) = ns[i];
     c->backoff = nb;
     c->nbackoff = nbo;
+    c->filters = nf;
+    c->nfilters = f->n;
     return 0;
 }
 
@@ -96,6 +131,13 @@ cfg_strs(struct st_cons_config *c, const char *strs[S_COUNT],
         strs[i] = *cfg_str(c, i);
         lens[i] = strs[i] ? strlen(strs[i]) : 0;
     }
+}
+
+static struct flt_in
+cfg_flt(const struct st_cons_config *c)
+{
+    return (struct flt_in){ (const char *const *)c->filters, NULL,
+                            c->nfilters };
 }
 
 void
@@ -115,8 +157,9 @@ st_cons_config_copy(struct st_cons_config *dst,
     size_t lens[S_COUNT];
     struct st_cons_config tmp = *src;
     tmp.blob = NULL;
+    struct flt_in f = cfg_flt(src);
     cfg_strs((struct st_cons_config *)src, strs, lens);
-    int rc = cfg_pack(&tmp, strs, lens, src->backoff, src->nbackoff);
+    int rc = cfg_pack(&tmp, strs, lens, src->backoff, src->nbackoff, &f);
     if (rc < 0)
         return rc;
     *dst = tmp;
@@ -136,7 +179,24 @@ st_cons_config_set_str(struct st_cons_config *cfg, char **field,
             lens[i] = strs[i] ? n : 0;
         }
     }
-    return cfg_pack(cfg, strs, lens, cfg->backoff, cfg->nbackoff);
+    struct flt_in f = cfg_flt(cfg);
+    return cfg_pack(cfg, strs, lens, cfg->backoff, cfg->nbackoff, &f);
+}
+
+int
+st_cons_config_set_filters(struct st_cons_config *cfg, const char *const *v,
+                           uint32_t n)
+{
+    const char *strs[S_COUNT];
+    size_t lens[S_COUNT];
+    struct flt_in f = { v, NULL, n };
+    if (n > ST_CONS_MAX_FILTERS || (n > 0 && v == NULL))
+        return -EINVAL;
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i] == NULL)
+            return -EINVAL;
+    cfg_strs(cfg, strs, lens);
+    return cfg_pack(cfg, strs, lens, cfg->backoff, cfg->nbackoff, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -280,6 +340,40 @@ key_is(const struct dt_json *m, const char *key)
     return k != NULL && kl == strlen(key) && strncasecmp(k, key, kl) == 0;
 }
 
+/* filter_subjects ([]string): null is no filters, a null element is ""
+ * (Go's decoding), anything else that is not a string is an error.  The
+ * arrays point into the JSON tree; the caller frees them. */
+static int
+get_filters(const struct dt_json *m, struct flt_in *f)
+{
+    free((void *)f->v);
+    free((void *)f->len);
+    *f = (struct flt_in){ 0 };
+    if (dt_json_is_null(m))
+        return 0;
+    if (!dt_json_is(m, DT_JSON_ARRAY))
+        return -EINVAL;
+    size_t n = dt_json_count(m);
+    if (n == 0)
+        return 0;
+    if (n > ST_CONS_MAX_FILTERS)
+        return -EINVAL;
+    const char **v = calloc(n, sizeof(*v));
+    size_t *len = calloc(n, sizeof(*len));
+    f->v = v;
+    f->len = len;
+    if (v == NULL || len == NULL)
+        return -ENOMEM;
+    for (const struct dt_json *e = dt_json_first(m); e && f->n < n;
+         e = dt_json_next(e)) {
+        v[f->n] = "";
+        if (!dt_json_is_null(e) && dt_json_str(e, &v[f->n], &len[f->n]) < 0)
+            return -EINVAL;
+        f->n++;
+    }
+    return 0;
+}
+
 int
 st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
                      struct st_jserr *err)
@@ -288,6 +382,8 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
     size_t lens[S_COUNT] = { 0 };
     int64_t bo[ST_CONS_MAX_BACKOFF];
     uint32_t nbo = 0;
+    struct flt_in flt = { 0 };
+    int rc = 0;
     static const char *const skeys[S_COUNT] = {
         "durable_name", "name", "description", "filter_subject",
         "deliver_subject", "deliver_group", "sample_freq",
@@ -297,8 +393,8 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
         goto pack;
     if (!dt_json_is(obj, DT_JSON_OBJECT))
         return bad_json(err);
-    for (const struct dt_json *m = dt_json_first(obj); m; m = dt_json_next(m)) {
-        int rc = 0;
+    for (const struct dt_json *m = dt_json_first(obj); m && rc == 0;
+         m = dt_json_next(m)) {
         int si;
         for (si = 0; si < S_COUNT && !key_is(m, skeys[si]); si++)
             ;
@@ -378,17 +474,21 @@ st_cons_config_parse(const struct dt_json *obj, struct st_cons_config *cfg,
             rc = dt_json_go_bool(m, &cfg->mem_storage);
         } else if (key_is(m, "direct")) {
             rc = dt_json_go_bool(m, &cfg->direct);
+        } else if (key_is(m, "filter_subjects")) {
+            rc = get_filters(m, &flt);
         }
-        /* anything else (metadata, filter_subjects ...) is ignored */
-        if (rc < 0)
-            return bad_json(err);
+        /* anything else (metadata ...) is ignored */
     }
 pack:
-    if (cfg_pack(cfg, strs, lens, bo, nbo) < 0) {
+    if (rc == 0)
+        rc = cfg_pack(cfg, strs, lens, bo, nbo, &flt);
+    free((void *)flt.v);
+    free((void *)flt.len);
+    if (rc == -ENOMEM) {
         st_jserr_set(err, 500, 10012, "out of memory");
-        return -ENOMEM;
+        return rc;
     }
-    return 0;
+    return rc < 0 ? bad_json(err) : 0;
 }
 
 void
@@ -523,7 +623,8 @@ check_start(const struct st_cons_config *c, struct st_jserr *err)
             return policy_err(err, dp, "start sequence", true);
         if (c->has_start_time)
             return policy_err(err, dp, "start time", true);
-        if (c->deliver_policy == ST_DP_LAST_PER_SUBJECT && c->filter == NULL)
+        if (c->deliver_policy == ST_DP_LAST_PER_SUBJECT
+            && st_cons_config_nfilters(c) == 0)
             return policy_err(err, dp, "filter subject", false);
         return 0;
     case ST_DP_BY_START_SEQ:
@@ -612,7 +713,57 @@ check_pull(const struct st_cons_stream *s, const struct st_cons_config *c,
     return 0;
 }
 
-/* checkConsumerCfg() of nats-server 2.9.10, in its order. */
+static bool
+filters_collide(const char *a, const char *b)
+{
+    return dt_subject_overlap(a, strlen(a), b, strlen(b));
+}
+
+/* The filter checks of checkConsumerCfg() (2.10 for filter_subjects):
+ * not both members, no empty element, each a valid subject, no two that
+ * one subject can match, and (not when recovering, as nats) each a
+ * subset of the stream's subjects. */
+static int
+check_filters(const struct st_cons_stream *s, const struct st_cons_config *c,
+              bool recovering, struct st_jserr *err)
+{
+    uint32_t n = st_cons_config_nfilters(c);
+    if (c->filter != NULL && c->nfilters > 0) {
+        st_jserr_set(err, 400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified");
+        return -EINVAL;
+    }
+    if (n > ST_CONS_MAX_FILTERS)
+        return bad_json(err);
+    for (uint32_t i = 0; i < c->nfilters; i++) {
+        if (c->filters[i][0] == '\0') {
+            st_jserr_set(err, 400, 10139, "consumer filter in FilterSubjects cannot be empty");
+            return -EINVAL;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *f = st_cons_config_filter(c, i);
+        if (!dt_subject_valid(f, strlen(f)))
+            goto not_subset;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = i + 1; j < n; j++) {
+            if (filters_collide(c->filters[i], c->filters[j])) {
+                st_jserr_set(err, 400, 10138, "consumer subject filters cannot overlap");
+                return -EINVAL;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < n && !recovering; i++)
+        if (!valid_filter(s, st_cons_config_filter(c, i)))
+            goto not_subset;
+    return 0;
+not_subset:
+    st_jserr_set(err, 400, 10093, "consumer filter subject is not a valid subset of the interest subjects");
+    return -EINVAL;
+}
+
+/* checkConsumerCfg() of nats-server 2.9.10, in its order (2.10's filter
+ * checks where 2.9.10 checks filter_subject). */
 int
 st_cons_check(const struct st_cons_set *set, const struct st_cons_config *c,
               bool recovering, struct st_jserr *err)
@@ -651,10 +802,8 @@ st_cons_check(const struct st_cons_set *set, const struct st_cons_config *c,
         st_jserr_set(err, 400, 10091, "consumer direct requires an ephemeral consumer");
         return -EINVAL;
     }
-    if (c->filter != NULL && !recovering && !valid_filter(s, c->filter)) {
-        st_jserr_set(err, 400, 10093, "consumer filter subject is not a valid subset of the interest subjects");
-        return -EINVAL;
-    }
+    if ((rc = check_filters(s, c, recovering, err)) < 0)
+        return rc;
     if ((rc = check_start(c, err)) < 0)
         return rc;
     if (c->sample_freq != NULL && (rc = check_sampling(c->sample_freq, err)) < 0)
@@ -679,6 +828,33 @@ st_cons_config_check(const struct st_cons_set *set,
     return st_cons_check(set, cfg, false, err);
 }
 
+/* partitionUnique(): no filter of `c` can match a subject that a filter
+ * of another consumer (`self` excluded) matches, and no other consumer
+ * is unfiltered.  A config without filters passes (as in nats, where
+ * the loop is over its filters).  err = 10100 when not unique. */
+bool
+st_cons_partition_unique(const struct st_cons_set *set,
+                         const struct st_consumer *self,
+                         const struct st_cons_config *c, struct st_jserr *err)
+{
+    uint32_t n = st_cons_config_nfilters(c);
+    for (uint32_t b = 0; n > 0 && b < set->nbuckets; b++) {
+        for (const struct st_consumer *o = set->buckets[b]; o; o = o->hnext) {
+            uint32_t on = st_cons_config_nfilters(&o->cfg);
+            bool clash = o != self && on == 0;
+            for (uint32_t i = 0; o != self && !clash && i < n; i++)
+                for (uint32_t j = 0; !clash && j < on; j++)
+                    clash = filters_collide(st_cons_config_filter(c, i),
+                                            st_cons_config_filter(&o->cfg, j));
+            if (clash) {
+                st_jserr_set(err, 400, 10100, "filtered consumer not unique on workqueue stream");
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* The part of addConsumer() that needs the other consumers. */
 int
 st_cons_check_add(const struct st_cons_set *set,
@@ -695,20 +871,12 @@ st_cons_check_add(const struct st_cons_set *set,
             st_jserr_set(err, 400, 10098, "workqueue stream requires explicit ack");
             return -EINVAL;
         }
-        if (set->count > 0 && c->filter == NULL) {
+        if (set->count > 0 && st_cons_config_nfilters(c) == 0) {
             st_jserr_set(err, 400, 10099, "multiple non-filtered consumers not allowed on workqueue stream");
             return -EINVAL;
         }
-        for (uint32_t b = 0; set->count > 0 && b < set->nbuckets; b++) {
-            for (const struct st_consumer *o = set->buckets[b]; o; o = o->hnext) {
-                if (o->cfg.filter == NULL
-                    || dt_subject_overlap(o->cfg.filter, strlen(o->cfg.filter),
-                                       c->filter, strlen(c->filter))) {
-                    st_jserr_set(err, 400, 10100, "filtered consumer not unique on workqueue stream");
-                    return -EINVAL;
-                }
-            }
-        }
+        if (set->count > 0 && !st_cons_partition_unique(set, NULL, c, err))
+            return -EINVAL;
         if (c->deliver_policy != ST_DP_ALL) {
             st_jserr_set(err, 400, 10101, "consumer must be deliver all on workqueue stream");
             return -EINVAL;
@@ -737,6 +905,17 @@ str_eq(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* Go's reflect.DeepEqual on the slices: same filters in the same order
+ * (the caller compared the counts). */
+static bool
+filters_eq(const struct st_cons_config *a, const struct st_cons_config *b)
+{
+    for (uint32_t i = 0; i < a->nfilters; i++)
+        if (strcmp(a->filters[i], b->filters[i]) != 0)
+            return false;
+    return true;
+}
+
 bool
 st_cons_config_equal(const struct st_cons_config *a,
                      const struct st_cons_config *b)
@@ -744,6 +923,7 @@ st_cons_config_equal(const struct st_cons_config *a,
     return str_eq(a->durable, b->durable) && str_eq(a->name, b->name)
            && str_eq(a->description, b->description)
            && str_eq(a->filter, b->filter)
+           && a->nfilters == b->nfilters && filters_eq(a, b)
            && str_eq(a->deliver_subject, b->deliver_subject)
            && str_eq(a->deliver_group, b->deliver_group)
            && str_eq(a->sample_freq, b->sample_freq)
@@ -853,6 +1033,13 @@ st_cons_config_json(struct dt_jw *w, const struct st_cons_config *c)
     }
     if (c->filter)
         dt_jw_kstr(w, "filter_subject", c->filter);
+    if (c->nfilters) {
+        dt_jw_key(w, "filter_subjects");
+        dt_jw_begin_array(w);
+        for (uint32_t i = 0; i < c->nfilters; i++)
+            dt_jw_str(w, c->filters[i]);
+        dt_jw_end_array(w);
+    }
     dt_jw_kstr(w, "replay_policy", rp_names[c->replay_policy % 2]);
     if (c->rate_limit)
         dt_jw_kuint(w, "rate_limit_bps", c->rate_limit);

@@ -72,6 +72,24 @@ struct st_lss {
     uint32_t i, n;
 };
 
+/* Several filters: per filter, where its next message is.  Valid while
+ * c->sseq only grows (it is rebuilt when sseq < from): for every filter,
+ * no message in [c->sseq, pos) matches it; when `hit`, pos matches it
+ * (unless removed since), else pos is the last stream sequence seen + 1.
+ * Choosing the next message is then a minimum over the filters, and only
+ * the filter that was delivered from, or that saw new messages, goes
+ * back to the store: no stream scan per message. */
+struct st_fpos {
+    uint64_t pos;
+    bool hit;
+};
+
+struct st_fcache {
+    uint64_t from;          /* c->sseq when last used */
+    uint32_t n;
+    struct st_fpos f[];
+};
+
 enum { L_READY = 0, L_TIMED, L_DIRTY, L_COUNT };
 
 struct st_clink {
@@ -80,7 +98,7 @@ struct st_clink {
 
 #define CF_ACTIVE 0x01u         /* push: deliver subject has interest */
 #define CF_REPLAY 0x02u         /* replay original still catching up */
-#define CF_FILTER_WC 0x04u      /* filter has wildcards (or none) */
+#define CF_FILTER_WC 0x04u      /* wildcard filter(s), or several */
 #define CF_CLOSED 0x08u
 #define CF_ON_DISK 0x10u        /* its CREATE record is in the log */
 
@@ -108,6 +126,7 @@ struct st_consumer {
     struct st_pend *pend;
     struct st_waitq *wq;
     struct st_lss *lss;
+    struct st_fcache *fc;           /* several filters: next positions */
     /* push */
     int64_t hb_next;
     int64_t pbytes, maxpb, pblimit, fcsz;
@@ -145,7 +164,16 @@ st_cons_is_push(const struct st_consumer *c)
     return c->cfg.deliver_subject != NULL;
 }
 
+/* The consumer's one filter: NULL when it has none or several. */
+static inline const char *
+st_cons_single_filter(const struct st_cons_config *cfg)
+{
+    return st_cons_config_nfilters(cfg) == 1 ? st_cons_config_filter(cfg, 0)
+                                             : NULL;
+}
+
 /* st_consumer.c */
+void st_cons_fcache_reset(struct st_consumer *c);
 int st_cons_heartbeat(struct st_consumer *c, struct st_outbox *out,
                       const char *to, size_t to_len);
 void st_cons_update_timer(struct st_consumer *c);
@@ -210,6 +238,10 @@ int st_cons_check_update(const struct st_cons_config *old,
                          struct st_jserr *err);
 bool st_cons_config_equal(const struct st_cons_config *a,
                           const struct st_cons_config *b);
+bool st_cons_partition_unique(const struct st_cons_set *set,
+                              const struct st_consumer *self,
+                              const struct st_cons_config *c,
+                              struct st_jserr *err);
 
 /* st_consumer_state.c: the durable state log.  The first three only
  * append to the set's buffer (opening the log on first use); nothing is

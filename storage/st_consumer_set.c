@@ -85,10 +85,12 @@ st_cons_mark_dirty(struct st_consumer *c)
         st_cons_list_add(c, L_DIRTY);
 }
 
+/* One literal filter: the consumer goes in the literal hash (several
+ * filters go on the wild list, checked one by one). */
 static bool
 filter_literal(const struct st_cons_config *cfg)
 {
-    const char *f = cfg->filter;
+    const char *f = st_cons_single_filter(cfg);
     return f != NULL && dt_subject_valid_literal(f, strlen(f));
 }
 
@@ -96,13 +98,26 @@ bool
 st_cons_filter_match(const struct st_consumer *c, const char *subj,
                      size_t len)
 {
-    const char *f = c->cfg.filter;
-    if (f == NULL)
+    uint32_t n = st_cons_config_nfilters(&c->cfg);
+    if (n == 0)
         return true;
-    size_t fl = strlen(f);
-    if (!(c->flags & CF_FILTER_WC))
-        return fl == len && memcmp(f, subj, len) == 0;
-    return dt_subject_matches(f, fl, subj, len);
+    if (!(c->flags & CF_FILTER_WC)) {
+        const char *f = st_cons_config_filter(&c->cfg, 0);
+        return strlen(f) == len && memcmp(f, subj, len) == 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *f = st_cons_config_filter(&c->cfg, i);
+        if (dt_subject_matches(f, strlen(f), subj, len))
+            return true;
+    }
+    return false;
+}
+
+static uint32_t
+filter_hash(const struct st_consumer *c)
+{
+    const char *f = st_cons_single_filter(&c->cfg);
+    return st_cons_hash(f, strlen(f));
 }
 
 static int
@@ -125,7 +140,7 @@ grow_buckets(struct st_consumer ***bk, uint32_t *nb, bool by_filter,
         for (uint32_t i = 0; i < *nb; i++) {
             for (struct st_consumer *c = (*bk)[i], *nx; c; c = nx) {
                 nx = c->fnext;
-                uint32_t h = st_cons_hash(c->cfg.filter, strlen(c->cfg.filter));
+                uint32_t h = filter_hash(c);
                 c->fnext = nbk[h & (nn - 1)];
                 nbk[h & (nn - 1)] = c;
             }
@@ -146,12 +161,11 @@ index_add(struct st_consumer *c)
     if (filter_literal(&c->cfg)) {
         if (set->count > set->nfbuckets)
             (void)grow_buckets(&set->fbuckets, &set->nfbuckets, true, set);
-        uint32_t h = st_cons_hash(c->cfg.filter, strlen(c->cfg.filter));
-        uint32_t b = h & (set->nfbuckets - 1);
+        uint32_t b = filter_hash(c) & (set->nfbuckets - 1);
         c->fnext = set->fbuckets[b];
         set->fbuckets[b] = c;
     } else {
-        if (c->cfg.filter != NULL)
+        if (st_cons_config_nfilters(&c->cfg) > 0)
             c->flags |= CF_FILTER_WC;
         c->fnext = set->wild;
         set->wild = c;
@@ -164,8 +178,7 @@ index_del(struct st_consumer *c)
     struct st_cons_set *set = c->set;
     struct st_consumer **pp;
     if (filter_literal(&c->cfg)) {
-        uint32_t h = st_cons_hash(c->cfg.filter, strlen(c->cfg.filter));
-        pp = &set->fbuckets[h & (set->nfbuckets - 1)];
+        pp = &set->fbuckets[filter_hash(c) & (set->nfbuckets - 1)];
     } else {
         pp = &set->wild;
     }
@@ -317,6 +330,7 @@ cons_free(struct st_consumer *c)
         free(c->lss->seqs);
         free(c->lss);
     }
+    free(c->fc);
     st_cons_config_free(&c->cfg);
     free(c);
 }
@@ -476,6 +490,11 @@ st_consumer_update(struct st_consumer *c, const struct st_cons_config *ncfg,
 {
     struct st_cons_config nc;
     int rc;
+    /* 2.10 (addConsumer, before updateConfig): a workqueue consumer's
+     * filters must stay unique among the others */
+    if (c->set->s->retention == ST_RET_WORKQUEUE
+        && !st_cons_partition_unique(c->set, c, ncfg, err))
+        return -EINVAL;
     if ((rc = st_cons_check_update(&c->cfg, ncfg, err)) < 0)
         return rc;
     if (st_cons_config_equal(&c->cfg, ncfg))
@@ -500,6 +519,7 @@ st_consumer_update(struct st_consumer *c, const struct st_cons_config *ncfg,
     st_cons_config_free(&c->cfg);
     c->cfg = nc;
     index_add(c);
+    st_cons_fcache_reset(c);        /* the filters may have changed */
     if (ds_changed) {
         if (c->pend != NULL && c->pend->npending > 0)
             force_expire(c, now);
@@ -591,10 +611,10 @@ st_consumer_needs_ack(struct st_consumer *c, uint64_t sseq, const char *subj,
                       size_t len)
 {
     const struct st_cons_stream *s = c->set->s;
-    const char *f = c->cfg.filter;
-    bool filtered = f != NULL
-                    && !(s->nsubjects == 1 && s->subjects != NULL
-                         && s->subjects[0] != NULL
+    const char *f = st_cons_single_filter(&c->cfg);
+    bool filtered = st_cons_config_nfilters(&c->cfg) > 0
+                    && !(f != NULL && s->nsubjects == 1
+                         && s->subjects != NULL && s->subjects[0] != NULL
                          && strcmp(f, s->subjects[0]) == 0);
     if (filtered) {
         struct st_msg m;

@@ -20,6 +20,12 @@
  * Replay: the last CREATE of a name gives its config (a CREATE of a live
  * name is an update and keeps its state), the last STATE its state, a
  * DELETE forgets the name.
+ * Compatibility: the config is the JSON the API shows, parsed with the
+ * API's parser, so a member added later (filter_subjects, 2.10) needs no
+ * format change: records written before it simply lack it and load as
+ * before; an older build reading a newer record ignores the member, as
+ * Go's decoder would (such a consumer would come back unfiltered, so do
+ * not downgrade with multi-filter durables).
  *
  * NOTES
  *   Damage: replay stops at the first record that is torn or fails its

@@ -6,8 +6,11 @@
  * with fake time, max_deliver, max_ack_pending, AckAll, filters and
  * num_pending, pull requests with their exact status messages, push
  * heartbeats and flow control, a full outbox, the durable state log
- * (reload, damaged tail, delete), and 100,000 persisted durable consumers
- * with distinct filters (time, heap and disk per consumer are printed).
+ * (reload, damaged tail, delete), filter_subjects (2.10: parse, echo,
+ * errors, workqueue rules, delivery order, num_pending, last per subject,
+ * persistence, a random run against a brute-force scan, speed), and
+ * 100,000 persisted durable consumers with distinct filters (time, heap
+ * and disk per consumer are printed).
  *
  * NOTES
  *   Stores run on the fault I/O backend (no io_uring needed; reads are
@@ -18,6 +21,7 @@
 #include "dt_buf.h"
 #include "dt_check.h"
 #include "dt_json.h"
+#include "dt_subject.h"
 #include "st_ack.h"
 #include "st_api_consumer.h"
 #include "st_consumer.h"
@@ -588,9 +592,10 @@ test_api_create_json(void)
     r = api(&f, "$JS.API.CONSUMER.CREATE.P.H", "{\"stream_name\":\"P\",\"config\":{\"deliver_subject\":\"d.x\",\"idle_heartbeat\":5000000000,\"flow_control\":true,\"deliver_group\":\"g\"}}", T0);
     CHECK_CONTAINS(r, "\"config\":{\"name\":\"H\",\"deliver_policy\":\"all\",\"ack_policy\":\"none\",\"max_deliver\":-1,\"replay_policy\":\"instant\",\"idle_heartbeat\":5000000000,\"flow_control\":true,\"deliver_subject\":\"d.x\",\"deliver_group\":\"g\",\"inactive_threshold\":5000000000,\"num_replicas\":0}");
     CHECK_CONTAINS(r, "\"num_pending\":5,\"push_bound\":true}");
-    /* unknown members (metadata, filter_subjects) are ignored, as in 2.9.10 */
+    /* unknown members (metadata) are ignored, as in 2.9.10;
+     * filter_subjects (2.10) is echoed after filter_subject's place */
     r = api(&f, "$JS.API.CONSUMER.CREATE.P", "{\"stream_name\":\"P\",\"config\":{\"max_batch\":10,\"max_expires\":10000000000,\"max_bytes\":1000,\"headers_only\":true,\"description\":\"hi\",\"inactive_threshold\":60000000000,\"num_replicas\":1,\"mem_storage\":true,\"metadata\":{\"a\":\"b\"},\"filter_subjects\":[\"p.a\"],\"ack_policy\":\"all\",\"max_ack_pending\":-1}}", T0);
-    CHECK_CONTAINS(r, "\"config\":{\"description\":\"hi\",\"deliver_policy\":\"all\",\"ack_policy\":\"all\",\"ack_wait\":30000000000,\"max_deliver\":-1,\"replay_policy\":\"instant\",\"max_waiting\":512,\"max_ack_pending\":-1,\"headers_only\":true,\"max_batch\":10,\"max_expires\":10000000000,\"max_bytes\":1000,\"inactive_threshold\":60000000000,\"num_replicas\":1,\"mem_storage\":true}");
+    CHECK_CONTAINS(r, "\"config\":{\"description\":\"hi\",\"deliver_policy\":\"all\",\"ack_policy\":\"all\",\"ack_wait\":30000000000,\"max_deliver\":-1,\"filter_subjects\":[\"p.a\"],\"replay_policy\":\"instant\",\"max_waiting\":512,\"max_ack_pending\":-1,\"headers_only\":true,\"max_batch\":10,\"max_expires\":10000000000,\"max_bytes\":1000,\"inactive_threshold\":60000000000,\"num_replicas\":1,\"mem_storage\":true}");
     /* opt_start_time keeps its zone */
     r = api(&f, "$JS.API.CONSUMER.CREATE.P", "{\"stream_name\":\"P\",\"config\":{\"deliver_policy\":\"by_start_time\",\"opt_start_time\":\"2020-01-01T02:00:00.5+02:00\"}}", T0);
     CHECK_CONTAINS(r, "\"deliver_policy\":\"by_start_time\",\"opt_start_time\":\"2020-01-01T02:00:00.5+02:00\",\"ack_policy\":\"none\"");
@@ -1718,6 +1723,584 @@ out:
     fx_close(&f);
 }
 
+/* ---- filter_subjects (nats-server 2.10) ------------------------------------------------ */
+
+/* The stream sequences of the messages in f->out, in order, into v. */
+static unsigned
+out_seqs(struct fx *f, uint64_t *v, unsigned cap)
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < f->out.n && n < cap; i++)
+        if (f->out.rec[i].kind == ST_OUT_MSG)
+            v[n++] = f->out.rec[i].sseq;
+    return n;
+}
+
+/* Parse, defaults, the JSON echo (after filter_subject's place, omitted
+ * when empty), Go's decoding of odd values, copy / equal / set. */
+static void
+test_filters_parse_echo(void)
+{
+    struct fx f;
+    REQUIRE(fx_open(&f, "M", "m.>", ST_RET_LIMITS, false) == 0);
+    pub(&f, "m.a", "1", T0);
+    pub(&f, "m.b.x", "2", T0);
+    pub(&f, "m.c", "3", T0);
+    const char *r = api(&f, "$JS.API.CONSUMER.DURABLE.CREATE.M.F1", "{\"stream_name\":\"M\",\"config\":{\"durable_name\":\"F1\",\"ack_policy\":\"explicit\",\"filter_subjects\":[\"m.a\",\"m.b.>\"]}}", T0);
+    CHECK_CONTAINS(r, "\"config\":{\"durable_name\":\"F1\",\"deliver_policy\":\"all\",\"ack_policy\":\"explicit\",\"ack_wait\":30000000000,\"max_deliver\":-1,\"filter_subjects\":[\"m.a\",\"m.b.\\u003e\"],\"replay_policy\":\"instant\",\"max_waiting\":512,\"max_ack_pending\":1000,\"num_replicas\":0}");
+    CHECK_CONTAINS(r, "\"num_pending\":2}");
+    CHECK(strstr(r, "\"filter_subject\"") == NULL);
+    CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.INFO.M.F1", "", T0), "\"filter_subjects\":[\"m.a\",\"m.b.\\u003e\"],\"replay_policy\"");
+    /* [] and null are no filters: omitted, everything pending */
+    r = api(&f, "$JS.API.CONSUMER.CREATE.M", "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":[]}}", T0);
+    CHECK(strstr(r, "filter_subjects") == NULL);
+    CHECK_CONTAINS(r, "\"num_pending\":3");
+    r = api(&f, "$JS.API.CONSUMER.CREATE.M", "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":null,\"filter_subject\":\"m.c\"}}", T0);
+    CHECK(strstr(r, "filter_subjects") == NULL);
+    CHECK_CONTAINS(r, "\"filter_subject\":\"m.c\"");
+    CHECK_CONTAINS(r, "\"num_pending\":1");
+    /* one filter in filter_subjects acts as filter_subject, echoed as given */
+    r = api(&f, "$JS.API.CONSUMER.CREATE.M", "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":[\"m.c\"]}}", T0);
+    CHECK_CONTAINS(r, "\"filter_subjects\":[\"m.c\"]");
+    CHECK_CONTAINS(r, "\"num_pending\":1");
+    /* wrong types are invalid JSON; a null element is "" (Go) */
+    static const char *const bad[] = {
+        "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":\"m.a\"}}",
+        "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":[1]}}",
+        "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":[\"m.a\",[\"m.b\"]]}}",
+        "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":{\"a\":\"m.a\"}}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.CREATE.M", bad[i], T0),
+                       "{\"code\":400,\"err_code\":10025,\"description\":\"invalid JSON\"}");
+    CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.CREATE.M", "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":[\"m.a\",null]}}", T0),
+                   "{\"code\":400,\"err_code\":10139,\"description\":\"consumer filter in FilterSubjects cannot be empty\"}");
+    /* the last of a repeated member wins (case-insensitive keys) */
+    r = api(&f, "$JS.API.CONSUMER.CREATE.M", "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":[\"m.a\"],\"Filter_Subjects\":[\"m.c\",\"m.b.x\"]}}", T0);
+    CHECK_CONTAINS(r, "\"filter_subjects\":[\"m.c\",\"m.b.x\"]");
+    /* more than ST_CONS_MAX_FILTERS: refused, nothing created */
+    struct dt_buf big = { 0 };
+    dt_buf_puts(&big, "{\"stream_name\":\"M\",\"config\":{\"filter_subjects\":[");
+    for (int i = 0; i <= ST_CONS_MAX_FILTERS; i++)
+        dt_buf_printf(&big, "%s\"m.f%d\"", i ? "," : "", i);
+    dt_buf_puts(&big, "]}}");
+    dt_buf_append(&big, "", 1);
+    size_t before = st_cons_set_count(f.set);
+    CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.CREATE.M", big.data, T0), "\"err_code\":10025");
+    CHECK_INT(st_cons_set_count(f.set), ==, before);
+    dt_buf_free(&big);
+    /* copy, equal, set_filters */
+    struct st_consumer *c = st_cons_set_find(f.set, "F1", 2);
+    REQUIRE(c != NULL);
+    struct st_cons_config a, b;
+    REQUIRE(st_cons_config_copy(&a, st_consumer_config(c)) == 0);
+    REQUIRE(st_cons_config_copy(&b, &a) == 0);
+    CHECK_INT(b.nfilters, ==, 2);
+    CHECK_STR(b.filters[1], "m.b.>");
+    CHECK_INT(st_cons_config_nfilters(&b), ==, 2);
+    CHECK_STR(st_cons_config_filter(&b, 0), "m.a");
+    CHECK(b.filters != a.filters && b.filters[0] != a.filters[0]);
+    const char *rev[] = { "m.b.>", "m.a" };
+    REQUIRE(st_cons_config_set_filters(&b, rev, 2) == 0);
+    CHECK_STR(b.filters[0], "m.b.>");
+    CHECK_STR(b.durable, "F1");             /* the rest survives the repack */
+    CHECK_INT(st_cons_config_set_filters(&b, rev, ST_CONS_MAX_FILTERS + 1), ==, -EINVAL);
+    /* order matters for equality (Go's DeepEqual on the slice) */
+    CHECK_INT(st_consumer_update(c, &a, T0, NULL), ==, 0);
+    CHECK_INT(st_consumer_update(c, &b, T0, NULL), ==, 0);
+    CHECK_STR(st_consumer_config(c)->filters[0], "m.b.>");
+    REQUIRE(st_cons_config_set_filters(&b, NULL, 0) == 0);
+    CHECK(b.filters == NULL);
+    CHECK_INT(st_cons_config_nfilters(&b), ==, 0);
+    st_cons_config_free(&a);
+    st_cons_config_free(&b);
+out:
+    fx_close(&f);
+}
+
+/* Each error with its code and wording (nats-server errors.json). */
+static void
+test_filters_errors(void)
+{
+    struct fx f;
+    static const struct { const char *subj, *body, *want; } cases[] = {
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subject\":\"s.a\",\"filter_subjects\":[\"s.b\"]}}",
+          "{\"code\":400,\"err_code\":10136,\"description\":\"consumer cannot have both FilterSubject and FilterSubjects specified\"}" },
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.a\",\"\"]}}",
+          "{\"code\":400,\"err_code\":10139,\"description\":\"consumer filter in FilterSubjects cannot be empty\"}" },
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.a.*\",\"s.a.b\"]}}",
+          "{\"code\":400,\"err_code\":10138,\"description\":\"consumer subject filters cannot overlap\"}" },
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.b\",\"s.\\u003e\"]}}",
+          "\"err_code\":10138," },
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.*.x\",\"s.a.*\"]}}",
+          "\"err_code\":10138," },                   /* s.a.x matches both */
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.a\",\"s.c\",\"s.a\"]}}",
+          "\"err_code\":10138," },
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.a\",\"x.y\"]}}",
+          "{\"code\":400,\"err_code\":10093,\"description\":\"consumer filter subject is not a valid subset of the interest subjects\"}" },
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.a\",\"s..b\"]}}",
+          "\"err_code\":10093," },
+        { "$JS.API.CONSUMER.CREATE.S.N.s.a", "{\"stream_name\":\"S\",\"config\":{\"name\":\"N\",\"filter_subjects\":[\"s.a\"]}}",
+          "{\"code\":400,\"err_code\":10137,\"description\":\"consumer with multiple subject filters cannot use subject based API\"}" },
+        { "$JS.API.CONSUMER.CREATE.S.N.s.a", "{\"stream_name\":\"S\",\"config\":{\"name\":\"N\",\"filter_subjects\":[\"s.a\",\"s.b\"]}}",
+          "\"err_code\":10137," },
+        /* last_per_subject is satisfied by filter_subjects */
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"deliver_policy\":\"last_per_subject\",\"filter_subjects\":[]}}",
+          "\"err_code\":10094," },
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"deliver_policy\":\"last_per_subject\",\"filter_subjects\":[\"s.a\",\"s.b.*\"]}}",
+          "\"num_pending\":0" },
+        /* disjoint filters, and an empty filter_subject beside them */
+        { "$JS.API.CONSUMER.CREATE.S", "{\"stream_name\":\"S\",\"config\":{\"filter_subject\":\"\",\"filter_subjects\":[\"s.a.*\",\"s.b.\\u003e\",\"s.c\"]}}",
+          "\"filter_subjects\":[\"s.a.*\",\"s.b.\\u003e\",\"s.c\"]" },
+        /* the named form takes filter_subjects from the body */
+        { "$JS.API.CONSUMER.CREATE.S.NM", "{\"stream_name\":\"S\",\"config\":{\"filter_subjects\":[\"s.a\",\"s.b\"]}}",
+          "\"config\":{\"name\":\"NM\",\"deliver_policy\":\"all\",\"ack_policy\":\"none\",\"max_deliver\":-1,\"filter_subjects\":[\"s.a\",\"s.b\"]," },
+    };
+    REQUIRE(fx_open(&f, "S", "s.>", ST_RET_LIMITS, false) == 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *r = api(&f, cases[i].subj, cases[i].body, T0);
+        CHECK_CONTAINS(r, cases[i].want);
+    }
+    CHECK_INT(st_cons_set_count(f.set), ==, 3);
+    /* checks run on updates too; a recovering create still refuses an
+     * overlap but skips the stream-subject check, as nats */
+    struct st_jserr e;
+    struct st_consumer *c = mk(&f, "{\"durable_name\":\"U\",\"filter_subjects\":[\"s.a\",\"s.b\"]}", T0, &e);
+    REQUIRE(c != NULL);
+    CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.DURABLE.CREATE.S.U", "{\"stream_name\":\"S\",\"config\":{\"durable_name\":\"U\",\"filter_subjects\":[\"s.a\",\"s.*\"]}}", T0),
+                   "\"err_code\":10138,");
+    struct st_cons_config cfg = { 0 };
+    const char *ov[] = { "q.a", "q.*" }, *ok[] = { "q.a", "q.b" };
+    REQUIRE(st_cons_config_set_filters(&cfg, ov, 2) == 0);
+    REQUIRE(st_cons_config_set_str(&cfg, &cfg.durable, "R", 1) == 0);
+    st_cons_config_defaults(&cfg);
+    struct st_consumer *rc = NULL;
+    CHECK_INT(st_consumer_create(f.set, &cfg, T0, true, &rc, &e), ==, -EINVAL);
+    CHECK_INT(e.err_code, ==, 10138);
+    REQUIRE(st_cons_config_set_filters(&cfg, ok, 2) == 0);
+    CHECK_INT(st_cons_config_check(f.set, &cfg, &e), ==, -EINVAL);
+    CHECK_INT(e.err_code, ==, 10093);
+    CHECK_INT(st_consumer_create(f.set, &cfg, T0, true, &rc, &e), ==, 0);
+    st_cons_config_free(&cfg);
+out:
+    fx_close(&f);
+}
+
+/* Workqueue streams: a consumer's filters may not overlap any other
+ * consumer's (create and update), nor may a second consumer be
+ * unfiltered. */
+static void
+test_filters_workqueue(void)
+{
+    struct fx f;
+    struct st_jserr e;
+    REQUIRE(fx_open(&f, "W", "w.>", ST_RET_WORKQUEUE, false) == 0);
+    struct st_consumer *w1 = mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W1\",\"filter_subjects\":[\"w.a\",\"w.b.*\"]}", T0, &e);
+    REQUIRE(w1 != NULL);
+    CHECK(mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W2\",\"filter_subjects\":[\"w.c\",\"w.b.x\"]}", T0, &e) == NULL);
+    CHECK_INT(e.err_code, ==, 10100);
+    CHECK_STR(e.description, "filtered consumer not unique on workqueue stream");
+    CHECK(mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W2\",\"filter_subject\":\"w.a\"}", T0, &e) == NULL);
+    CHECK_INT(e.err_code, ==, 10100);
+    CHECK(mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W2\",\"filter_subject\":\"w.*.y\"}", T0, &e) == NULL);
+    CHECK_INT(e.err_code, ==, 10100);           /* w.b.y */
+    CHECK(mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W2\"}", T0, &e) == NULL);
+    CHECK_INT(e.err_code, ==, 10099);
+    CHECK(mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W2\",\"filter_subjects\":[]}", T0, &e) == NULL);
+    CHECK_INT(e.err_code, ==, 10099);
+    struct st_consumer *w2 = mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W2\",\"filter_subjects\":[\"w.c\",\"w.d\"]}", T0, &e);
+    REQUIRE(w2 != NULL);
+    /* update: W1 may not take W2's w.c; it may take w.e */
+    CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.DURABLE.CREATE.W.W1", "{\"stream_name\":\"W\",\"config\":{\"durable_name\":\"W1\",\"ack_policy\":\"explicit\",\"filter_subjects\":[\"w.a\",\"w.c\"]}}", T0),
+                   "{\"code\":400,\"err_code\":10100,\"description\":\"filtered consumer not unique on workqueue stream\"}");
+    CHECK_STR(st_consumer_config(w1)->filters[1], "w.b.*");
+    const char *r = api(&f, "$JS.API.CONSUMER.DURABLE.CREATE.W.W1", "{\"stream_name\":\"W\",\"config\":{\"durable_name\":\"W1\",\"ack_policy\":\"explicit\",\"filter_subjects\":[\"w.a\",\"w.e\"]}}", T0);
+    CHECK_CONTAINS(r, "\"filter_subjects\":[\"w.a\",\"w.e\"]");
+    /* its own filters never clash with themselves; W1's old w.b.* is free */
+    CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.DURABLE.CREATE.W.W1", "{\"stream_name\":\"W\",\"config\":{\"durable_name\":\"W1\",\"ack_policy\":\"explicit\",\"filter_subjects\":[\"w.a\",\"w.e\"]}}", T0),
+                   "\"name\":\"W1\"");
+    CHECK(mk(&f, "{\"ack_policy\":\"explicit\",\"durable_name\":\"W3\",\"filter_subject\":\"w.b.x\"}", T0, &e) != NULL);
+    /* messages go to the one consumer whose filters match */
+    pub(&f, "w.d", "1", T0);
+    pub(&f, "w.a", "2", T0);
+    pub(&f, "w.c", "3", T0);
+    CHECK_INT(info(w1, T0).num_pending, ==, 1);
+    CHECK_INT(info(w2, T0).num_pending, ==, 2);
+    REQUIRE(pull(&f, w2, "in.w2", "{\"batch\":5,\"no_wait\":true}", T0) == 0);
+    uint64_t v[8];
+    CHECK_INT(out_seqs(&f, v, 8), ==, 2);
+    CHECK_INT(v[0], ==, 1);
+    CHECK_INT(v[1], ==, 3);
+out:
+    fx_close(&f);
+}
+
+/* Two (and three) filters: delivery in stream order, num_pending, new
+ * messages, removals of messages a filter had found, purges, updates of
+ * the filters, last / by_start_sequence; then a random run checked
+ * against a brute-force scan of the store. */
+static void
+test_filters_delivery(void)
+{
+    struct fx f;
+    uint64_t v[64];
+    REQUIRE(fx_open(&f, "D", "d.>", ST_RET_LIMITS, false) == 0);
+    static const char *const subj[] = {
+        "d.a", "d.b", "d.c", "d.a", "d.x.1", "d.b", "d.c", "d.x.2", "d.a", "d.c",
+    };
+    for (int i = 0; i < 10; i++)
+        pub(&f, subj[i], "m", T0 + i);
+    struct st_consumer *c = mk(&f, "{\"durable_name\":\"two\",\"ack_policy\":\"explicit\",\"filter_subjects\":[\"d.x.*\",\"d.a\"]}", T0, NULL);
+    snprintf(f.no_interest, sizeof(f.no_interest), "out.p");
+    struct st_consumer *p = mk(&f, "{\"name\":\"push\",\"deliver_subject\":\"out.p\",\"filter_subjects\":[\"d.a\",\"d.x.*\"]}", T0, NULL);
+    REQUIRE(c != NULL && p != NULL);
+    CHECK_INT(info(c, T0).num_pending, ==, 5);          /* 1 4 5 8 9 */
+    REQUIRE(pull(&f, c, "in.1", "{\"batch\":3}", T0) == 0);
+    CHECK_INT(out_seqs(&f, v, 64), ==, 3);
+    CHECK_INT(v[0], ==, 1);
+    CHECK_INT(v[1], ==, 4);
+    CHECK_INT(v[2], ==, 5);
+    CHECK_STR(r_reply(&f, 2), "$JS.ACK.D.two.1.5.3.1795690029562263053.2");
+    CHECK_INT(info(c, T0).num_pending, ==, 2);
+    CHECK_INT(info(c, T0).delivered.stream_seq, ==, 5);
+    /* the push consumer gets the same messages once it has interest */
+    st_consumer_set_active(p, true, T0);
+    CHECK_INT(run(&f, T0), ==, 0);
+    CHECK_INT(out_seqs(&f, v, 64), ==, 5);
+    CHECK_INT(v[3], ==, 8);
+    CHECK_INT(v[4], ==, 9);
+    CHECK_INT(info(p, T0).num_pending, ==, 0);
+    st_consumer_set_active(p, false, T0);
+    /* new messages count where they match */
+    pub(&f, "d.x.3", "m", T0 + 10);                    /* 11 */
+    pub(&f, "d.b", "m", T0 + 11);                      /* 12 */
+    CHECK_INT(info(c, T0).num_pending, ==, 3);
+    CHECK_INT(info(p, T0).num_pending, ==, 1);
+    /* 8 was found by d.x.* already; removing it is noticed */
+    REQUIRE(st_store_delete(f.st, 8) == 0);
+    st_cons_set_on_remove(f.set, 8, "d.x.2", 5, T0);
+    CHECK_INT(info(c, T0).num_pending, ==, 2);
+    REQUIRE(pull(&f, c, "in.2", "{\"batch\":10,\"no_wait\":true}", T0) == 0);
+    CHECK_INT(out_seqs(&f, v, 64), ==, 2);
+    CHECK_INT(v[0], ==, 9);
+    CHECK_INT(v[1], ==, 11);
+    CHECK_INT(info(c, T0).num_pending, ==, 0);
+    CHECK_INT(info(c, T0).num_ack_pending, ==, 5);
+    /* a waiting request is served by either filter */
+    REQUIRE(pull(&f, c, "in.3", "{\"batch\":2,\"expires\":5000000000}", T0) == 0);
+    CHECK_INT(count_kind(&f, ST_OUT_MSG), ==, 0);
+    st_outbox_reset(&f.out);
+    pub(&f, "d.c", "m", T0 + 12);                      /* 13: no */
+    pub(&f, "d.a", "m", T0 + 13);                      /* 14 */
+    CHECK_INT(run(&f, T0), ==, 0);
+    CHECK_INT(out_seqs(&f, v, 64), ==, 1);
+    CHECK_INT(v[0], ==, 14);
+    CHECK_INT(info(p, T0).num_pending, ==, 2);          /* 11 14 */
+    /* update to other filters: recount, delivery follows them (from
+     * where the consumer is: 12 d.b and 13 d.c are behind it) */
+    struct st_cons_config cc;
+    REQUIRE(st_cons_config_copy(&cc, st_consumer_config(c)) == 0);
+    const char *nf[] = { "d.b", "d.c" };
+    REQUIRE(st_cons_config_set_filters(&cc, nf, 2) == 0);
+    CHECK_INT(st_consumer_update(c, &cc, T0, NULL), ==, 0);
+    st_cons_config_free(&cc);
+    CHECK_INT(info(c, T0).num_pending, ==, 0);
+    pub(&f, "d.c", "m", T0 + 14);                      /* 15 */
+    pub(&f, "d.a", "m", T0 + 15);                      /* 16: no longer */
+    pub(&f, "d.b", "m", T0 + 16);                      /* 17 */
+    CHECK_INT(info(c, T0).num_pending, ==, 2);
+    REQUIRE(pull(&f, c, "in.4", "{\"batch\":5,\"no_wait\":true}", T0) == 0);
+    CHECK_INT(out_seqs(&f, v, 64), ==, 2);
+    CHECK_INT(v[0], ==, 15);
+    CHECK_INT(v[1], ==, 17);
+    /* purge below 16: d.c has nothing left */
+    uint64_t purged;
+    struct st_purge pg = { .seq = 16 };
+    REQUIRE(st_store_purge(f.st, &pg, &purged) == 0);
+    st_cons_set_on_purge(f.set, 16, 17, T0);
+    pub(&f, "d.b", "m", T0 + 17);                      /* 18 */
+    CHECK_INT(info(c, T0).num_pending, ==, 1);
+    /* deliver last over the filters: the latest of their last messages
+     * (d.c 19, d.a 20 -> 20); by start sequence: the first match */
+    pub(&f, "d.c", "m", T0 + 18);                      /* 19 */
+    pub(&f, "d.a", "m", T0 + 19);                      /* 20 */
+    pub(&f, "d.b", "m", T0 + 20);                      /* 21 */
+    struct st_consumer *l = mk(&f, "{\"name\":\"last\",\"deliver_policy\":\"last\",\"filter_subjects\":[\"d.c\",\"d.a\"]}", T0, NULL);
+    REQUIRE(l != NULL);
+    CHECK_INT(info(l, T0).num_pending, ==, 1);
+    CHECK_INT(first_delivery(&f, l, T0), ==, 20);
+    struct st_consumer *bs = mk(&f, "{\"name\":\"bs\",\"deliver_policy\":\"by_start_sequence\",\"opt_start_seq\":17,\"filter_subjects\":[\"d.c\",\"d.a\"]}", T0, NULL);
+    REQUIRE(bs != NULL);
+    CHECK_INT(info(bs, T0).num_pending, ==, 2);
+    CHECK_INT(first_delivery(&f, bs, T0), ==, 19);
+out:
+    fx_close(&f);
+}
+
+/* A random stream with deletes, delivered in random batches while more
+ * arrives: a three-filter consumer gets exactly the matching messages
+ * of a brute-force scan, in order, and num_pending agrees. */
+static void
+test_filters_random(void)
+{
+    struct fx f;
+    static const char *const subj[] = {
+        "r.a", "r.b", "r.c.1", "r.c.2", "r.d", "r.e.x.y", "r.e.z",
+    };
+    static const char *const filters[] = { "r.c.*", "r.a", "r.e.>" };
+    uint64_t got[4096], want[4096];
+    unsigned ngot = 0, nwant = 0;
+    uint32_t rng = 12345;
+    REQUIRE(fx_open(&f, "R", "r.>", ST_RET_LIMITS, false) == 0);
+    struct st_consumer *c = mk(&f, "{\"name\":\"rnd\",\"inactive_threshold\":3600000000000,\"filter_subjects\":[\"r.c.*\",\"r.a\",\"r.e.\\u003e\"]}", T0, NULL);
+    REQUIRE(c != NULL);
+    for (int round = 0; round < 200; round++) {
+        int np = (int)((rng = rng * 1103515245 + 12345) >> 16) % 12;
+        for (int i = 0; i < np; i++) {
+            rng = rng * 1103515245 + 12345;
+            pub(&f, subj[(rng >> 16) % 7], "m", T0);
+        }
+        rng = rng * 1103515245 + 12345;
+        struct st_state st;
+        st_store_state(f.st, &st);
+        if ((rng >> 16) % 3 == 0 && st.msgs > 0) {
+            /* delete a random live message (maybe one a filter found) */
+            uint64_t seq = st.first_seq + (rng >> 8) % (st.last_seq - st.first_seq + 1);
+            size_t sl = 0;
+            const char *s = st_store_subject(f.st, seq, &sl);
+            char sb[64];
+            if (s != NULL && sl < sizeof(sb)) {
+                memcpy(sb, s, sl);
+                REQUIRE(st_store_delete(f.st, seq) == 0);
+                st_cons_set_on_remove(f.set, seq, sb, sl, T0);
+            }
+        }
+        char body[64];
+        rng = rng * 1103515245 + 12345;
+        snprintf(body, sizeof(body), "{\"batch\":%u,\"no_wait\":true}", 1 + (rng >> 16) % 6);
+        REQUIRE(pull(&f, c, "in.r", body, T0) == 0);
+        ngot += out_seqs(&f, got + ngot, 4096 - ngot);
+    }
+    /* drain */
+    for (int i = 0; i < 100; i++) {
+        REQUIRE(pull(&f, c, "in.r", "{\"batch\":50,\"no_wait\":true}", T0) == 0);
+        unsigned k = out_seqs(&f, got + ngot, 4096 - ngot);
+        ngot += k;
+        if (k == 0)
+            break;
+    }
+    CHECK_INT(info(c, T0).num_pending, ==, 0);
+    /* brute force over everything ever delivered: each delivered message
+     * matches a filter, comes in order, and nothing live is missed */
+    bool ordered = true, match = true;
+    for (unsigned i = 0; i < ngot; i++)
+        ordered &= i == 0 || got[i] > got[i - 1];
+    CHECK(ordered);
+    struct st_state st;
+    st_store_state(f.st, &st);
+    for (uint64_t seq = st.first_seq; seq <= st.last_seq; seq++) {
+        size_t sl = 0;
+        const char *s = st_store_subject(f.st, seq, &sl);
+        if (s == NULL)
+            continue;
+        for (int k = 0; k < 3; k++)
+            if (dt_subject_matches(filters[k], strlen(filters[k]), s, sl))
+                want[nwant++] = seq;
+    }
+    /* every live matching message was delivered (deleted ones may or may
+     * not have been, depending on when they went) */
+    unsigned j = 0;
+    for (unsigned i = 0; i < nwant; i++) {
+        while (j < ngot && got[j] < want[i])
+            j++;
+        match &= j < ngot && got[j] == want[i];
+    }
+    CHECK(match);
+    for (unsigned i = 0; i < ngot; i++) {
+        struct st_msg m;
+        struct dt_buf b = { 0 };
+        if (st_store_get(f.st, got[i], &m, &b) == 0) {
+            bool any = false;
+            for (int k = 0; k < 3; k++)
+                any |= dt_subject_matches(filters[k], strlen(filters[k]), m.subj, m.subj_len);
+            match &= any;
+        }
+        dt_buf_free(&b);
+    }
+    CHECK(match);
+    CHECK(nwant > 100);
+    /* running count vs a recount (an update recounts) as messages arrive */
+    for (int i = 0; i < 7; i++)
+        pub(&f, subj[i], "m", T0);
+    CHECK_INT(info(c, T0).num_pending, ==, 5);  /* a c.1 c.2 e.x.y e.z */
+    struct st_cons_config cc;
+    REQUIRE(st_cons_config_copy(&cc, st_consumer_config(c)) == 0);
+    REQUIRE(st_cons_config_set_str(&cc, &cc.description, "x", 1) == 0);
+    CHECK_INT(st_consumer_update(c, &cc, T0, NULL), ==, 0);
+    st_cons_config_free(&cc);
+    CHECK_INT(info(c, T0).num_pending, ==, 5);
+out:
+    fx_close(&f);
+}
+
+/* deliver_policy last_per_subject with filter_subjects: the last message
+ * of each subject of each filter, in stream order, then new ones. */
+static void
+test_filters_last_per_subject(void)
+{
+    struct fx f;
+    uint64_t v[16];
+    REQUIRE(fx_open(&f, "L", "l.>", ST_RET_LIMITS, false) == 0);
+    static const char *const subj[] = {
+        "l.a.1", "l.b.1", "l.a.2", "l.a.1", "l.c.1", "l.b.1", "l.b.2", "l.c.1",
+    };
+    for (int i = 0; i < 8; i++)
+        pub(&f, subj[i], "m", T0 + i);
+    struct st_consumer *c = mk(&f, "{\"name\":\"lps\",\"deliver_policy\":\"last_per_subject\",\"filter_subjects\":[\"l.a.*\",\"l.b.1\"]}", T0, NULL);
+    REQUIRE(c != NULL);
+    struct st_cons_info in = info(c, T0);
+    CHECK_INT(in.num_pending, ==, 3);                  /* 3 l.a.2, 4 l.a.1, 6 l.b.1 */
+    CHECK_INT(in.delivered.stream_seq, ==, 2);
+    pub(&f, "l.b.2", "m", T0 + 10);                    /* 9: not matched */
+    pub(&f, "l.b.1", "m", T0 + 11);                    /* 10 */
+    CHECK_INT(info(c, T0).num_pending, ==, 4);
+    REQUIRE(pull(&f, c, "in.l", "{\"batch\":10,\"no_wait\":true}", T0) == 0);
+    CHECK_INT(out_seqs(&f, v, 16), ==, 4);
+    CHECK_INT(v[0], ==, 3);
+    CHECK_INT(v[1], ==, 4);
+    CHECK_INT(v[2], ==, 6);
+    CHECK_INT(v[3], ==, 10);
+    CHECK_INT(info(c, T0).num_pending, ==, 0);
+    /* a listed message removed before delivery: the next match at or
+     * after it is taken, as with one filter (nats' LoadNextMsg) */
+    struct st_consumer *d = mk(&f, "{\"name\":\"lps2\",\"deliver_policy\":\"last_per_subject\",\"filter_subjects\":[\"l.c.*\",\"l.a.*\"]}", T0, NULL);
+    REQUIRE(d != NULL);
+    CHECK_INT(info(d, T0).num_pending, ==, 3);          /* 3 l.a.2, 4 l.a.1, 8 l.c.1 */
+    REQUIRE(st_store_delete(f.st, 4) == 0);
+    st_cons_set_on_remove(f.set, 4, "l.a.1", 5, T0);
+    REQUIRE(pull(&f, d, "in.l", "{\"batch\":10,\"no_wait\":true}", T0) == 0);
+    CHECK_INT(out_seqs(&f, v, 16), ==, 3);
+    CHECK_INT(v[0], ==, 3);
+    CHECK_INT(v[1], ==, 5);
+    CHECK_INT(v[2], ==, 8);
+    pub(&f, "l.a.3", "m", T0 + 12);                    /* 11 */
+    CHECK_INT(first_delivery(&f, d, T0), ==, 11);
+out:
+    fx_close(&f);
+}
+
+/* A durable with filter_subjects survives st_cons_set_free() /
+ * st_cons_set_load() with its filters and state, beside durables of the
+ * older kinds (filter_subject, none) in the same log; an update of the
+ * filters is what comes back after the next restart. */
+static void
+test_filters_persistence(void)
+{
+    struct fx f;
+    uint64_t v[16];
+    char a0[128], infob[4096];
+    REQUIRE(fx_open(&f, "P", "p.>", ST_RET_LIMITS, true) == 0);
+    static const char *const subj[] = { "p.a", "p.b", "p.c.1", "p.a", "p.c.2", "p.b" };
+    for (int i = 0; i < 6; i++)
+        pub(&f, subj[i], "m", T0 + i);
+    struct st_consumer *c = mk(&f, "{\"durable_name\":\"PF\",\"ack_policy\":\"explicit\",\"filter_subjects\":[\"p.a\",\"p.c.*\"]}", T0, NULL);
+    REQUIRE(c != NULL);
+    REQUIRE(mk(&f, "{\"durable_name\":\"OLD\",\"filter_subject\":\"p.b\"}", T0, NULL) != NULL);
+    REQUIRE(mk(&f, "{\"durable_name\":\"ALL\"}", T0, NULL) != NULL);
+    REQUIRE(pull(&f, c, "in.1", "{\"batch\":2}", T0) == 0);
+    CHECK_INT(out_seqs(&f, v, 16), ==, 2);
+    CHECK_INT(v[1], ==, 3);
+    snprintf(a0, sizeof(a0), "%s", r_reply(&f, 0));
+    CHECK(ack(&f, c, a0, "", NULL, T0 + MS) == 0);
+    CHECK_INT(st_cons_set_flush(f.set), ==, 0);
+    snprintf(infob, sizeof(infob), "%s", api(&f, "$JS.API.CONSUMER.INFO.P.PF", "", T0 + SEC));
+    CHECK_CONTAINS(infob, "\"filter_subjects\":[\"p.a\",\"p.c.*\"]");
+    CHECK_CONTAINS(infob, "\"num_ack_pending\":1,\"num_redelivered\":0,\"num_waiting\":0,\"num_pending\":2}");
+    /* restart */
+    st_cons_set_free(f.set);
+    f.set = NULL;
+    REQUIRE(st_cons_set_new(&f.set, &f.s) == 0);
+    size_t loaded = 0;
+    CHECK_INT(st_cons_set_load(f.set, T0 + SEC, &loaded), ==, 0);
+    CHECK_INT(loaded, ==, 3);
+    c = st_cons_set_find(f.set, "PF", 2);
+    REQUIRE(c != NULL);
+    CHECK_STR(api(&f, "$JS.API.CONSUMER.INFO.P.PF", "", T0 + SEC), infob);
+    CHECK_INT(st_consumer_config(c)->nfilters, ==, 2);
+    CHECK_STR(st_consumer_config(st_cons_set_find(f.set, "OLD", 3))->filter, "p.b");
+    CHECK_INT(info(st_cons_set_find(f.set, "OLD", 3), T0).num_pending, ==, 2);
+    /* it goes on where it was, with both filters */
+    pub(&f, "p.b", "m", T0 + 7);                       /* 7: no */
+    pub(&f, "p.c.3", "m", T0 + 8);                     /* 8 */
+    REQUIRE(pull(&f, c, "in.2", "{\"batch\":10,\"no_wait\":true}", T0 + SEC) == 0);
+    CHECK_INT(out_seqs(&f, v, 16), ==, 3);
+    CHECK_INT(v[0], ==, 4);
+    CHECK_INT(v[1], ==, 5);
+    CHECK_INT(v[2], ==, 8);
+    /* update the filters; the new ones come back */
+    CHECK_CONTAINS(api(&f, "$JS.API.CONSUMER.DURABLE.CREATE.P.PF", "{\"stream_name\":\"P\",\"config\":{\"durable_name\":\"PF\",\"ack_policy\":\"explicit\",\"filter_subjects\":[\"p.b\",\"p.d\"]}}", T0 + SEC),
+                   "\"filter_subjects\":[\"p.b\",\"p.d\"]");
+    CHECK_INT(st_cons_set_flush(f.set), ==, 0);
+    st_cons_set_free(f.set);
+    REQUIRE(st_cons_set_new(&f.set, &f.s) == 0);
+    CHECK_INT(st_cons_set_load(f.set, T0 + SEC, &loaded), ==, 0);
+    CHECK_INT(loaded, ==, 3);
+    c = st_cons_set_find(f.set, "PF", 2);
+    REQUIRE(c != NULL);
+    CHECK_INT(st_consumer_config(c)->nfilters, ==, 2);
+    CHECK_STR(st_consumer_config(c)->filters[0], "p.b");
+    CHECK_STR(st_consumer_config(c)->filters[1], "p.d");
+    CHECK_INT(info(c, T0).delivered.stream_seq, ==, 8);
+    CHECK_INT(info(c, T0).num_pending, ==, 0);
+    pub(&f, "p.d", "m", T0 + 9);
+    CHECK_INT(info(c, T0).num_pending, ==, 1);
+out:
+    fx_close(&f);
+}
+
+/* Many messages for one filter, one for the other at the very end: the
+ * second filter's position is found once, not rescanned per message. */
+static void
+test_filters_scale(void)
+{
+    struct fx f;
+    int n = under_asan() ? 20000 : 100000;
+    char s[32];
+    REQUIRE(fx_open(&f, "Z", "z.>", ST_RET_LIMITS, false) == 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(s, sizeof(s), "z.a.%d", i % 10);
+        pub(&f, s, "m", T0);
+    }
+    pub(&f, "z.b.1", "m", T0);
+    struct st_consumer *c = mk(&f, "{\"name\":\"z\",\"inactive_threshold\":3600000000000,\"filter_subjects\":[\"z.a.*\",\"z.b.*\"]}", T0, NULL);
+    REQUIRE(c != NULL);
+    CHECK_INT(info(c, T0).num_pending, ==, (uint64_t)n + 1);
+    double t0 = now_s();
+    uint64_t got = 0, last = 0;
+    bool ordered = true;
+    for (int i = 0; i < n; i++) {
+        REQUIRE(pull(&f, c, "in.z", "{\"batch\":1000,\"no_wait\":true}", T0) == 0);
+        for (uint32_t k = 0; k < f.out.n; k++) {
+            if (f.out.rec[k].kind != ST_OUT_MSG)
+                continue;
+            ordered &= f.out.rec[k].sseq > last;
+            last = f.out.rec[k].sseq;
+            got++;
+        }
+        if (got >= (uint64_t)n + 1)
+            break;
+    }
+    double dt = now_s() - t0;
+    CHECK_INT(got, ==, (uint64_t)n + 1);
+    CHECK(ordered);
+    CHECK_INT(last, ==, (uint64_t)n + 1);
+    printf("# %d messages through a 2-filter consumer: %.3f s\n", n + 1, dt);
+    if (!under_asan())
+        CHECK_MSG(dt < 5.0, "%.2f s", dt);
+out:
+    fx_close(&f);
+}
+
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -1762,6 +2345,14 @@ main(int argc, char **argv)
     test_workqueue_flow();
     test_headers_only();
     test_bad_input();
+    test_filters_parse_echo();
+    test_filters_errors();
+    test_filters_workqueue();
+    test_filters_delivery();
+    test_filters_random();
+    test_filters_last_per_subject();
+    test_filters_persistence();
+    test_filters_scale();
     if (!(argc > 1 && strcmp(argv[1], "--no-scale") == 0))
         test_scale();
     printf("# total %.2f s\n", now_s() - t0);
