@@ -41,6 +41,7 @@
 #define BACKOFF_MAX_MS   10000
 #define STABLE_AFTER_NS  (30ull * 1000000000ull)
 #define STOP_GRACE_MS    700
+#define STORAGE_GRACE_MS 10000    /* flushing and checkpointing streams */
 
 /* epoll tags: low bits say what, high bits which child */
 enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_PIDFD, TAG_CTL };
@@ -560,9 +561,10 @@ mst_supervisor_stop(struct mst_supervisor *sv)
     if (sv->h.hdr)
         atomic_store(&sv->h.hdr->shutting_down, 1);
     signal_children(sv, SIGTERM);
-    if (!wait_children(sv, STOP_GRACE_MS)) {
+    bool storage = sv->h.hdr && sv->h.hdr->storage_port != SHM_NO_PORT;
+    if (!wait_children(sv, storage ? STORAGE_GRACE_MS : STOP_GRACE_MS)) {
         dt_warn("children did not stop in %d ms; killing them",
-                STOP_GRACE_MS);
+                storage ? STORAGE_GRACE_MS : STOP_GRACE_MS);
         signal_children(sv, SIGKILL);
         wait_children(sv, 1000);
     }
