@@ -117,6 +117,7 @@ struct gw_worker {
     volatile int stop;
     uint64_t next_tick_ns;
     uint64_t turn_ns, turn_wall_ns; /* clocks read once per loop turn */
+    int64_t wall_offset_ns;         /* realtime - monotonic, per tick */
 };
 
 /* Copy a slice (which may be empty with a NULL pointer) to dst; returns

@@ -268,6 +268,10 @@ static void
 tick(struct gw_worker *w, uint64_t now)
 {
     w->next_tick_ns = now + TICK_NS;
+    /* the wall clock is derived from the monotonic one between ticks:
+     * one clock read per turn instead of two (perf: clock reads were 6%
+     * of a request/reply run) */
+    w->wall_offset_ns = (int64_t)(shm_wall_ns() - shm_now_ns());
     atomic_store_explicit(&w->db->heartbeat_ns, now, memory_order_relaxed);
     for (uint32_t i = 0; i < w->max_conns; i++) {
         struct gw_conn *c = w->conns[i];
@@ -343,7 +347,7 @@ gw_loop_run(struct gw_worker *w)
         int n = epoll_wait(w->epfd, evs, 256, timeout);
         shm_doorbell_awake(w->db);
         w->turn_ns = shm_now_ns();
-        w->turn_wall_ns = shm_wall_ns();
+        w->turn_wall_ns = w->turn_ns + (uint64_t)w->wall_offset_ns;
         for (int i = 0; i < n; i++)
             handle_event(w, &evs[i]);
         gw_fabric_flush_ctrl(w);
@@ -362,9 +366,8 @@ gw_loop_run(struct gw_worker *w)
         gw_fabric_wake_router(w);
         gw_conn_flush_all(w);
         gw_conn_reap(w);
-        now = shm_now_ns();
-        if (now >= w->next_tick_ns)
-            tick(w, now);
+        if (w->turn_ns >= w->next_tick_ns)
+            tick(w, w->turn_ns);
     }
     return 0;
 }
@@ -372,6 +375,7 @@ gw_loop_run(struct gw_worker *w)
 int
 gw_loop_init(struct gw_worker *w)
 {
+    w->wall_offset_ns = (int64_t)(shm_wall_ns() - shm_now_ns());
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (w->epfd == -1)
         return -errno;
