@@ -28,7 +28,6 @@
  *   reads them after joining it, and runs every check.  Every wait is
  *   bounded.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -113,55 +112,6 @@ tear_tail(const char *store)
 }
 
 /* ---- processes ------------------------------------------------------ */
-
-/* Read up to len - 1 bytes of /proc/<pid>/<what>; "" on failure. */
-static void
-proc_read(pid_t pid, const char *what, char *buf, size_t len)
-{
-    char path[64];
-    size_t n = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-    f = fopen(path, "r");
-    if (f != NULL) {
-        n = fread(buf, 1, len - 1, f);
-        fclose(f);
-    }
-    buf[n] = '\0';
-}
-
-/* The master's storage child (comm "dialtone-stor..."), or -1. */
-static pid_t
-storage_pid(pid_t master)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    pid_t found = -1;
-
-    while (d != NULL && (e = readdir(d)) != NULL && found < 0) {
-        pid_t pid = (pid_t)atoi(e->d_name);
-        char buf[512], *rp;
-        int ppid = -1;
-
-        if (pid <= 0)
-            continue;
-        proc_read(pid, "stat", buf, sizeof(buf));
-        rp = strrchr(buf, ')');
-        if (rp == NULL || sscanf(rp + 2, "%*c %d", &ppid) != 1 ||
-            ppid != master)
-            continue;
-        proc_read(pid, "comm", buf, sizeof(buf));
-        if (strncmp(buf, "dialtone-stor", 13) == 0)
-            found = pid;
-        proc_read(pid, "cmdline", buf, sizeof(buf));
-        if (strncmp(buf, "dialtone: stor", 14) == 0)
-            found = pid;
-    }
-    if (d != NULL)
-        closedir(d);
-    return found;
-}
 
 /* kill -9 the server's process group and reap it.  0 or -1. */
 static int
@@ -461,23 +411,16 @@ out:
 static int
 kill_storage(struct env *e)
 {
-    pid_t old = storage_pid(e->srv.pid), now = -1;
-    long long deadline;
+    pid_t old = dt_server_child(&e->srv, "dialtone: storage"), now = -1;
 
     CHECK_MSG(old > 0, "no storage child of %d", (int)e->srv.pid);
     if (old <= 0)
         return -1;
     if (kill(old, SIGKILL) == -1)
         return -1;
-    deadline = dt_now_ms() + WAIT_MS;
-    while (dt_now_ms() < deadline) {
-        now = storage_pid(e->srv.pid);
-        if (now > 0 && now != old)
-            break;
-        dt_sleep_ms(20);
-    }
-    CHECK_MSG(now > 0 && now != old, "storage was not restarted");
-    return now > 0 && now != old ? 0 : -1;
+    now = dt_server_new_child(&e->srv, "dialtone: storage", old, WAIT_MS);
+    CHECK_MSG(now > 0, "storage was not restarted");
+    return now > 0 ? 0 : -1;
 }
 
 static void

@@ -12,7 +12,6 @@
  *            (libnats does that by itself), the other worker's clients
  *            never notice, and everyone can publish and receive after.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,60 +26,6 @@
 
 #define WAIT_MS 5000
 #define ROUTER_BATCH 256   /* most the dead router can have taken */
-
-/* Pid of the master's child whose command line holds `title`, or -1. */
-static pid_t
-child_pid(pid_t master, const char *title)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    pid_t found = -1;
-    while (d && (e = readdir(d)) != NULL && found < 0) {
-        char path[300], buf[512];
-        pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "r");
-        int ppid = -1;
-        if (f) {
-            if (fgets(buf, sizeof(buf), f)) {
-                char *rp = strrchr(buf, ')');
-                if (rp)
-                    sscanf(rp + 2, "%*c %d", &ppid);
-            }
-            fclose(f);
-        }
-        if (ppid != master)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-        f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        if (strcmp(buf, title) == 0)
-            found = pid;
-    }
-    if (d)
-        closedir(d);
-    return found;
-}
-
-/* Wait until a child titled `title` other than `old` runs. */
-static pid_t
-wait_new_child(pid_t master, const char *title, pid_t old)
-{
-    long long deadline = dt_now_ms() + WAIT_MS;
-    pid_t p;
-    do {
-        p = child_pid(master, title);
-        if (p > 0 && p != old)
-            return p;
-        dt_sleep_ms(20);
-    } while (dt_now_ms() < deadline);
-    return -1;
-}
 
 struct stream {
     atomic_llong received, last, dups, reorders;
@@ -131,7 +76,7 @@ test_router_restart(const struct dt_server *s)
     natsSubscription_SetPendingLimits(sub, -1, -1);
     REQUIRE(natsConnection_Flush(subc) == NATS_OK);
 
-    pid_t router = child_pid(s->pid, "dialtone: router");
+    pid_t router = dt_server_child(s, "dialtone: router");
     REQUIRE(router > 0);
     char buf[32];
     long long seq = 0, killed_at = -1;
@@ -145,7 +90,7 @@ test_router_restart(const struct dt_server *s)
         if (seq == 20000) {
             killed_at = atomic_load(&st.received);
             kill(router, SIGKILL);
-            again = wait_new_child(s->pid, "dialtone: router", router);
+            again = dt_server_new_child(s, "dialtone: router", router, WAIT_MS);
         }
         if (seq >= 40000)
             break;
@@ -184,11 +129,11 @@ test_gateway_restart(const struct dt_server *s)
         nc[i] = dt_nats_connect(s->url, &reconnecting);
         REQUIRE(nc[i] != NULL);
     }
-    pid_t gw0 = child_pid(s->pid, "dialtone: gateway 0");
+    pid_t gw0 = dt_server_child(s, "dialtone: gateway 0");
     REQUIRE(gw0 > 0);
     atomic_store(&disconnects, 0);
     kill(gw0, SIGKILL);
-    CHECK_MSG(wait_new_child(s->pid, "dialtone: gateway 0", gw0) > 0,
+    CHECK_MSG(dt_server_new_child(s, "dialtone: gateway 0", gw0, WAIT_MS) > 0,
               "gateway 0 was not restarted");
     /* every client works again, reconnected or not */
     for (int i = 0; i < N; i++) {

@@ -11,6 +11,7 @@
  *   socket.  All waits are bounded by the caller's timeout.
  *   Errors are -errno; failures of the server are reported with its log.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -905,4 +906,57 @@ dt_json_bool(const char *json, const char *key, int *out)
     else
         return -EINVAL;
     return 0;
+}
+
+pid_t
+dt_server_child(const struct dt_server *s, const char *title)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t found = -1;
+    while (d && (e = readdir(d)) != NULL && found < 0) {
+        char path[300], buf[512];
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        int ppid = -1;
+        if (f) {
+            if (fgets(buf, sizeof(buf), f)) {
+                char *rp = strrchr(buf, ')');
+                if (rp)
+                    sscanf(rp + 2, "%*c %d", &ppid);
+            }
+            fclose(f);
+        }
+        if (ppid != s->pid)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        if (strcmp(buf, title) == 0)
+            found = pid;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+pid_t
+dt_server_new_child(const struct dt_server *s, const char *title, pid_t old,
+                    int timeout_ms)
+{
+    long long deadline = dt_now_ms() + timeout_ms;
+    pid_t p;
+    do {
+        p = dt_server_child(s, title);
+        if (p > 0 && p != old)
+            return p;
+        dt_sleep_ms(20);
+    } while (dt_now_ms() < deadline);
+    return -1;
 }

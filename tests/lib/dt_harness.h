@@ -160,6 +160,14 @@ int dt_json_bool(const char *json, const char *key, int *out);
 int dt_http_wait_int(int port, const char *path, const char *key,
                      long long min, int timeout_ms, long long *out);
 
+/* Dialtone: the pid of the server's child whose command line is `title`
+ * ("dialtone: router", "dialtone: gateway 0", "dialtone: storage"), or
+ * -1.  dt_server_new_child() waits (at most timeout_ms) for one other
+ * than `old` (a restarted successor). */
+pid_t dt_server_child(const struct dt_server *s, const char *title);
+pid_t dt_server_new_child(const struct dt_server *s, const char *title,
+                          pid_t old, int timeout_ms);
+
 /* A fresh directory "<$TMPDIR or /tmp>/<prefix>-XXXXXX", its path in
  * out.  0 or -errno (out is "" then). */
 int dt_mkdtemp(char *out, size_t len, const char *prefix);
