@@ -5,7 +5,7 @@
  *
  * NOTES
  *   One account ($G) and no clustering: accounts is 1 (0 when JetStream
- *   is off), reserved_* and ha_assets are 0.  The counters are as fresh
+ *   is off), ha_assets is 0; reserved_* are the streams' max_bytes.  The counters are as fresh
  *   as the storage process's last update (every 250 ms).
  */
 #include <stdatomic.h>
@@ -45,8 +45,8 @@ js_usage(struct dt_jw *w, const struct shm_js_stats *st, bool on)
 {
     dt_jw_kuint(w, "memory", ld(&st->memory));
     dt_jw_kuint(w, "storage", ld(&st->store));
-    dt_jw_kint(w, "reserved_memory", 0);
-    dt_jw_kint(w, "reserved_storage", 0);
+    dt_jw_kuint(w, "reserved_memory", ld(&st->reserved_memory));
+    dt_jw_kuint(w, "reserved_storage", ld(&st->reserved_store));
     dt_jw_kint(w, "accounts", on ? 1 : 0);
     dt_jw_kint(w, "ha_assets", 0);
     dt_jw_key(w, "api");

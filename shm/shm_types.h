@@ -29,7 +29,7 @@
 #include <ck_ring.h>
 
 #define SHM_MAGIC           0x44544f4e45464142ULL /* "DTONEFAB" */
-#define SHM_LAYOUT_VERSION  6u
+#define SHM_LAYOUT_VERSION  7u
 #define SHM_CACHELINE       128   /* x86 adjacent-line prefetch pairs lines */
 #define SHM_MAX_GATEWAYS    64    /* ports, storage included */
 #define SHM_NO_PORT         0xffffffffu
@@ -238,8 +238,9 @@ struct shm_js_stats {
     _Atomic uint64_t streams, consumers, messages, bytes;
     _Atomic uint64_t memory, store;
     _Atomic uint64_t api_total, api_errors;
+    _Atomic uint64_t reserved_memory, reserved_store; /* max_bytes sums */
     _Atomic uint64_t updated_ns;  /* CLOCK_REALTIME of the last update */
-    uint8_t pad[SHM_CACHELINE - 72];
+    uint8_t pad[2 * SHM_CACHELINE - 88];
 };
 
 /* ------------------------------------------------------------------ */

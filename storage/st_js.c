@@ -497,6 +497,8 @@ reg_open(struct st_js *js)
     ro.hooks.on_purge = h_purge;
     ro.hooks.has_interest = h_interest;
     ro.hooks.consumer_count = h_count;
+    ro.max_memory = js->o.max_memory;
+    ro.max_store = js->o.max_store;
     return st_registry_open(&js->reg, &ro);
 }
 
@@ -617,6 +619,8 @@ st_js_interest_changed(struct st_js *js, int64_t now)
 void
 st_js_stats(const struct st_js *js, struct st_js_stats *out)
 {
+    struct st_registry_usage u;
+
     memset(out, 0, sizeof(*out));
     out->streams = st_registry_count(js->reg);
     for (struct st_js_stream *t = js->head; t; t = t->next) {
@@ -631,6 +635,9 @@ st_js_stats(const struct st_js *js, struct st_js_stats *out)
             out->store += st.bytes;
     }
     st_registry_api_stats(js->reg, &out->api_total, &out->api_errors);
+    st_registry_usage(js->reg, &u);
+    out->reserved_memory = (uint64_t)u.reserved_memory;
+    out->reserved_store = (uint64_t)u.reserved_store;
     out->dropped = js->dropped;
     out->backlog = js->out.bytes;
     for (struct st_js_stream *t = js->head; t; t = t->next)

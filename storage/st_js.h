@@ -95,14 +95,21 @@ struct st_js_opts {
     struct st_io *io;
     bool sync_always;           /* fsync before every ack */
     int64_t sync_interval_ns;   /* otherwise: fsync this often (0 = 2 min) */
-    int64_t max_memory;         /* account limits reported by $JS.API.INFO */
-    int64_t max_store;          /*   (-1 or 0 = unlimited) */
+    int64_t max_memory;         /* the server's jetstream max_memory_store */
+    int64_t max_store;          /*   and max_file_store, enforced as
+                                 *   st_registry_opts says (<= 0 =
+                                 *   unlimited); $JS.API.INFO still
+                                 *   reports the account limits as -1 */
 };
 
 /* For /jsz and $JS.API.INFO. */
 struct st_js_stats {
     uint64_t streams, consumers, messages, bytes;
     uint64_t memory, store;         /* bytes used by memory / file streams */
+    /* /jsz "reserved_memory" / "reserved_storage": the max_bytes the
+     * streams reserve, nats-server's int64 shown as uint64 (it can wrap
+     * below 0 after some updates, as there) */
+    uint64_t reserved_memory, reserved_store;
     uint64_t api_total, api_errors;
     uint64_t dropped;               /* port backlog overflows */
     uint64_t backlog;               /* bytes waiting for the port */

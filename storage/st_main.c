@@ -209,6 +209,10 @@ publish_stats(struct st_proc *sp)
     atomic_store_explicit(&o->api_total, s.api_total, memory_order_relaxed);
     atomic_store_explicit(&o->api_errors, s.api_errors,
                           memory_order_relaxed);
+    atomic_store_explicit(&o->reserved_memory, s.reserved_memory,
+                          memory_order_relaxed);
+    atomic_store_explicit(&o->reserved_store, s.reserved_store,
+                          memory_order_relaxed);
     atomic_store_explicit(&o->updated_ns, (uint64_t)sp->now,
                           memory_order_release);
     sp->stats_at = sp->now + STATS_EVERY_NS;

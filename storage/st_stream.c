@@ -14,6 +14,9 @@
  *   file, fsynced, renamed over, then the directory fsynced.  A directory
  *   without it is a create that did not finish: it is skipped at open
  *   and moved aside if the name is created again.
+ *   Server limits: reservations (max_bytes) are taken in reg_add and
+ *   given back in reg_remove, moved by updates; usage totals follow
+ *   st_stream_changed(), on_done and the tick (st_registry_opts).
  *   Ownership: the registry owns its streams (array of pointers, so a
  *   stream pointer stays valid until that stream is deleted).
  *   Errors: 0 or -errno; API-level errors in struct st_jserr.
@@ -229,6 +232,110 @@ out:
     return rc;
 }
 
+/* ---- server limits ------------------------------------------------------- */
+
+/* Index of the per-storage-type arrays of the registry. */
+static unsigned
+kind(uint8_t storage)
+{
+    return storage == ST_SSTORAGE_MEMORY ? 1 : 0;
+}
+
+static int64_t
+limit_of(const struct st_registry *r, uint8_t storage)
+{
+    return storage == ST_SSTORAGE_MEMORY ? r->o.max_memory : r->o.max_store;
+}
+
+/* a + b with Go's int64 wrap-around (no undefined behaviour). */
+static int64_t
+wrap_add(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* reserveStreamResources (sign 1) / releaseStreamResources (-1): only a
+ * positive max_bytes counts. */
+static void
+reserve(struct st_registry *r, uint8_t storage, int64_t max_bytes, int sign)
+{
+    int64_t *res = &r->reserved[kind(storage)];
+
+    if (max_bytes > 0)
+        *res = wrap_add(*res, sign > 0 ? max_bytes : -max_bytes);
+}
+
+/* checkBytesLimits() of the server (no account limits): may `add` more
+ * bytes of `storage` be reserved?  A negative add counts as 1 (a stream
+ * without max_bytes).  -ENOSPC with err set when not. */
+static int
+limits_check(const struct st_registry *r, uint8_t storage, int64_t add,
+             struct st_jserr *err)
+{
+    int64_t max = limit_of(r, storage), total;
+
+    if (max <= 0)
+        return 0;
+    if (add < 0)
+        add = 1;
+    /* Go wraps on overflow; a sum past INT64_MAX is simply too much */
+    if (!__builtin_add_overflow(r->reserved[kind(storage)], add, &total)
+        && total <= max)
+        return 0;
+    if (storage == ST_SSTORAGE_MEMORY)
+        st_jserr_set(err, 500, 10028,
+                     "insufficient memory resources available");
+    else
+        st_jserr_set(err, 500, 10047,
+                     "insufficient storage resources available");
+    return -ENOSPC;
+}
+
+void
+st_stream_acct(struct st_stream *s)
+{
+    struct st_fast_state fs;
+    uint64_t *used;
+
+    if (!s->counted || s->store == NULL)
+        return;
+    st_stream_fast_state(s->store, &fs);
+    used = &s->reg->used[kind(s->cfg.storage)];
+    *used = *used - s->acct + fs.bytes;
+    s->acct = fs.bytes;
+}
+
+void
+st_stream_changed(struct st_stream *s)
+{
+    s->dirty = true;
+    st_stream_acct(s);
+}
+
+bool
+st_registry_over(struct st_registry *r, uint8_t storage)
+{
+    int64_t max = limit_of(r, storage);
+    unsigned k = kind(storage);
+    bool over = max > 0 && r->used[k] > (uint64_t)max;
+
+    if (over && !r->over_logged[k])
+        dt_warn("storage: JetStream %s limit of %" PRId64 " bytes exceeded: "
+                "publishes to %s streams are refused", k ? "memory" : "file",
+                max, k ? "memory" : "file");
+    r->over_logged[k] = over;
+    return over;
+}
+
+void
+st_registry_usage(const struct st_registry *r, struct st_registry_usage *out)
+{
+    out->reserved_store = r->reserved[0];
+    out->reserved_memory = r->reserved[1];
+    out->store = r->used[0];
+    out->memory = r->used[1];
+}
+
 /* ---- streams ------------------------------------------------------------- */
 
 static void
@@ -238,6 +345,7 @@ stream_on_done(void *arg, const struct st_done *d)
 
     if (s->reg->o.on_done)
         s->reg->o.on_done(s->reg->o.on_done_arg, s, d);
+    st_stream_acct(s);      /* a failed write may have cut the files back */
 }
 
 static void
@@ -306,6 +414,9 @@ reg_add(struct st_registry *r, struct st_stream *s)
         r->cap = ncap;
     }
     r->streams[r->n++] = s;
+    reserve(r, s->cfg.storage, s->cfg.max_bytes, 1);
+    s->counted = true;
+    st_stream_acct(s);
     return 0;
 }
 
@@ -315,6 +426,10 @@ reg_remove(struct st_registry *r, struct st_stream *s)
     for (size_t i = 0; i < r->n; i++)
         if (r->streams[i] == s) {
             r->streams[i] = r->streams[--r->n];
+            reserve(r, s->cfg.storage, s->cfg.max_bytes, -1);
+            r->used[kind(s->cfg.storage)] -= s->acct;
+            s->acct = 0;
+            s->counted = false;
             return;
         }
 }
@@ -376,6 +491,7 @@ load_one(struct st_registry *r, const char *name)
 {
     struct st_stream_config cfg = { 0 };
     struct st_stream *s = NULL;
+    struct st_jserr err;
     int64_t created = 0;
     char *dir = path_join(r->dir, name);
     int rc;
@@ -391,6 +507,12 @@ load_one(struct st_registry *r, const char *name)
     if (strcmp(cfg.name, name) != 0 || cfg.storage != ST_SSTORAGE_FILE) {
         dt_warn("storage: %s: config names stream '%s', skipped", dir,
                 cfg.name);
+        goto out;
+    }
+    if (limits_check(r, cfg.storage, cfg.max_bytes, &err) < 0) {
+        /* nats-server leaves it too: a larger limit brings it back */
+        dt_warn("storage: stream '%s' not loaded: %s (%d)", name,
+                err.description, err.err_code);
         goto out;
     }
     rc = stream_new(r, &cfg, created, &s);
@@ -413,20 +535,52 @@ out:
 }
 
 static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every stream directory, in name order (nats-server's os.ReadDir order:
+ * it decides which streams still fit the server limits). */
+static int
 load_all(struct st_registry *r)
 {
     DIR *d = opendir(r->dir);
     struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
 
     if (d == NULL)
         return -errno;
-    while ((e = readdir(d)) != NULL) {
+    while (rc == 0 && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.' || strcmp(e->d_name, "LOCK") == 0)
             continue;
-        load_one(r, e->d_name);
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **v = realloc(names, ncap * sizeof(*v));
+            if (v == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            names = v;
+            cap = ncap;
+        }
+        if ((names[n] = strdup(e->d_name)) == NULL)
+            rc = -ENOMEM;
+        else
+            n++;
     }
     closedir(d);
-    return 0;
+    if (rc == 0 && n > 1)
+        qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            load_one(r, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
 }
 
 /* ---- registry ------------------------------------------------------------ */
@@ -615,6 +769,8 @@ create_checks(struct st_registry *r, const struct st_stream_config *cfg,
         st_jserr_set(err, 400, 10027, "maximum number of streams reached");
         return -EINVAL;
     }
+    if (limits_check(r, cfg->storage, cfg->max_bytes, err) < 0)
+        return -EINVAL;
     if (overlaps(r, cfg, NULL)) {
         st_jserr_set(err, 400, 10065,
                      "subjects overlap with an existing stream");
@@ -675,6 +831,22 @@ fail:
     return rc;
 }
 
+/* configUpdateCheck's limit check: only a growth of max_bytes is
+ * checked (new - old, 0 when it shrinks or stays: then the check passes
+ * unless the reservations are already past the limit). */
+static int
+update_limits_check(const struct st_registry *r,
+                    const struct st_stream_config *old,
+                    const struct st_stream_config *upd, struct st_jserr *err)
+{
+    int64_t diff;
+
+    if (__builtin_sub_overflow(upd->max_bytes, old->max_bytes, &diff))
+        diff = INT64_MAX;
+    return limits_check(r, upd->storage, diff < 0 ? 0 : diff, err) < 0
+               ? -EINVAL : 0;
+}
+
 int
 st_registry_update(struct st_registry *r, struct st_stream *s,
                    const struct st_stream_config *cfg, int64_t now,
@@ -688,6 +860,7 @@ st_registry_update(struct st_registry *r, struct st_stream *s,
         return -ENOMEM;
     }
     if ((rc = st_stream_config_update_check(&s->cfg, &ncfg, err)) < 0
+        || (rc = update_limits_check(r, &s->cfg, &ncfg, err)) < 0
         || (rc = refuse_replicas(&ncfg, err)) < 0)
         goto out;
     if (overlaps(r, &ncfg, s)) {
@@ -706,6 +879,11 @@ st_registry_update(struct st_registry *r, struct st_stream *s,
         goto out;
     }
     ncfg = old;                     /* the old one is freed below */
+    /* nats-server moves the reservation by the plain difference, so
+     * -1 -> N reserves N + 1 and N -> -1 releases N + 1 */
+    r->reserved[kind(s->cfg.storage)] = wrap_add(
+        r->reserved[kind(s->cfg.storage)],
+        (int64_t)((uint64_t)s->cfg.max_bytes - (uint64_t)old.max_bytes));
     notify(s, ST_STREAM_UPDATED);
     /* like nats-server, per-subject limits are re-applied only when an
      * existing limit is lowered (not when one is introduced) */
@@ -766,6 +944,7 @@ st_registry_tick(struct st_registry *r, int64_t now, uint64_t now_mono)
         if (s->cfg.max_age > 0)
             st_stream_expire(s, now);
         int rc = st_store_tick(s->store, now_mono);
+        st_stream_acct(s);
         if (rc < 0 && first == 0)
             first = rc;
     }

@@ -224,6 +224,26 @@ struct st_stream_hooks {
  *   max_dedupe     Nats-Msg-Id entries kept per stream (0 = 1 Mi); past
  *                  it the oldest go early
  *   max_streams    0 = unlimited (else 400/10027 on create)
+ *   max_memory     the server's jetstream max_memory_store / max_file_store
+ *   max_store      in bytes (<= 0 = unlimited), enforced as a standalone
+ *                  nats-server 2.9.10 without account limits does:
+ *                  - create: the reserved bytes of that storage type (the
+ *                    sum of max_bytes > 0) plus this max_bytes (1 when
+ *                    unset) must not pass the limit, else 500/10028
+ *                    "insufficient memory resources available" or
+ *                    500/10047 "insufficient storage resources available"
+ *                    (after the sealed, replicas and name checks, before
+ *                    the subject overlap);
+ *                  - update: the same with new - old max_bytes (0 when it
+ *                    shrinks), after the update rules, before the replicas
+ *                    and overlap checks; the reservation then moves by
+ *                    new - old (nats-server's arithmetic, -1 included);
+ *                  - open: streams are loaded in name order and one that
+ *                    does not fit is logged and left on disk, unloaded;
+ *                  - publish: while the bytes held by streams of that
+ *                    type exceed the limit, 503/10023 "insufficient
+ *                    resources" (after the header and size checks, before
+ *                    interest and discard policies; no sequence is used).
  */
 struct st_registry_opts {
     const char *dir;
@@ -235,6 +255,17 @@ struct st_registry_opts {
     struct st_stream_hooks hooks;
     uint32_t max_dedupe;
     uint32_t max_streams;
+    int64_t max_memory;
+    int64_t max_store;
+};
+
+/* What the streams of the registry reserve and hold, per storage type
+ * (/jsz "reserved_memory", "reserved_storage", "memory", "storage").
+ * The reservations follow nats-server's bookkeeping and may go below 0
+ * (nats-server then reports them as uint64). */
+struct st_registry_usage {
+    int64_t reserved_memory, reserved_store;
+    uint64_t memory, store;
 };
 
 /* Open the registry and every stream in it.  A stream that fails to open
@@ -277,6 +308,9 @@ int st_registry_flush(struct st_registry *r);
 /* Timers: max_age, the duplicate window, store ticks (now_mono for
  * those), limits whose enforcement waited for buffer space. */
 int st_registry_tick(struct st_registry *r, int64_t now, uint64_t now_mono);
+
+void st_registry_usage(const struct st_registry *r,
+                       struct st_registry_usage *out);
 
 /* API counters ($JS.API.INFO "api": total / errors). */
 void st_registry_api_count(struct st_registry *r, bool error);
@@ -325,7 +359,8 @@ struct st_pub_result {
  * applying in nats-server's order: sealed, Nats-Expected-Stream,
  * Nats-Msg-Id dedupe, Nats-Expected-Last-Subject-Sequence,
  * Nats-Expected-Last-Sequence, Nats-Expected-Last-Msg-Id, Nats-Rollup,
- * max_msg_size, the 64 KiB header limit, interest (no consumer: the
+ * max_msg_size, the 64 KiB header limit, the server's max_memory /
+ * max_store (see st_registry_opts), interest (no consumer: the
  * sequence is used and the message dropped), discard new (max_msgs,
  * max_bytes, per subject), then the append, the rollup purge and the
  * discard-old limits.  `ack` receives the reply JSON when res->reply.

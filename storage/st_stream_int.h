@@ -13,6 +13,11 @@
  *   limit, interest skip) may meet busy store buffers (-EAGAIN) after the
  *   append succeeded; they wait here, bounded, and are retried by the
  *   next publish, flush or tick.
+ *   Server limits (max_memory / max_store): the registry keeps what the
+ *   streams reserve (max_bytes) and what they hold, per storage type.
+ *   Every change of a store goes through st_stream_changed(), which
+ *   moves the stream's byte count into the registry's total, so the
+ *   publish check is O(1); the tick re-reads every stream as well.
  */
 #ifndef ST_STREAM_INT_H
 #define ST_STREAM_INT_H
@@ -63,6 +68,8 @@ struct st_stream {
     bool need_enforce;      /* max_msgs/max_bytes waited for space */
     bool dd_loaded;         /* dedupe rebuilt from the store */
     bool purged_empty;      /* purged before any message (first_seq 1) */
+    bool counted;           /* in the registry's usage totals */
+    uint64_t acct;          /* bytes last added to reg->used */
     char *last_msg_id;      /* of the last message stored (lmsgId) */
     struct st_dedupe dd;
     struct st_pend pend[ST_PEND_MAX];
@@ -79,6 +86,12 @@ struct st_registry {
     uint64_t api_total;
     uint64_t api_errors;
     uint64_t trash_seq;
+    /* per enum st_sstorage: reservations as nats-server keeps them
+     * (max_bytes of each stream, with its update arithmetic: may drift
+     * and even go negative), bytes held, "over the limit" logged */
+    int64_t reserved[2];
+    uint64_t used[2];
+    bool over_logged[2];
 };
 
 /* What the publish path needs per message, without touching records. */
@@ -96,6 +109,16 @@ struct st_rm {
     uint64_t seq;
     uint32_t off, len;
 };
+
+/* st_stream.c */
+/* The store of s changed: mark it for the next flush and update the
+ * registry's usage total. */
+void st_stream_changed(struct st_stream *s);
+/* Move s's current byte count into the registry's total. */
+void st_stream_acct(struct st_stream *s);
+/* Is the server already past max_memory / max_store for this storage
+ * type (nats-server's limitsExceeded: usage > limit, before storing)? */
+bool st_registry_over(struct st_registry *r, uint8_t storage);
 
 /* st_stream_iter.c */
 void st_stream_fast_state(struct st_store *st, struct st_fast_state *out);

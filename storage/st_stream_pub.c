@@ -19,6 +19,8 @@
  *   string (a subject's last message): O(1) plus a copy per removal, and
  *   for a filtered purge one walk of the index with one copy per
  *   distinct subject.
+ *   Every change of a store is marked with st_stream_changed() (flush
+ *   and the server-limit usage totals).
  *   Ownership: dedupe ids are heap copies owned by the table.
  */
 #include "st_stream_int.h"
@@ -383,7 +385,7 @@ remove_one(struct st_stream *s, uint64_t seq, bool tell)
         return rc;
     rc = st_store_delete(s->store, seq);
     if (rc == 0) {
-        s->dirty = true;
+        st_stream_changed(s);
         if (tell)
             report_removed(s, seq, r.p, r.len);
     }
@@ -423,7 +425,7 @@ purge_report(struct st_stream *s, const char *filter, size_t flen,
     }
     rc = st_store_purge(s->store, &p, purged);
     if (rc == 0 && *purged) {
-        s->dirty = true;
+        st_stream_changed(s);
         if (filter_all(filter, flen))
             report_first_moved(s);
         /* the store takes them oldest first and may stop early */
@@ -455,7 +457,7 @@ trim_subject(struct st_stream *s, const char *subj, size_t len)
         rc = st_store_delete(s->store, ss.first_seq);
         if (rc < 0)
             return rc;
-        s->dirty = true;
+        st_stream_changed(s);
         report_removed(s, ss.first_seq, subj, len);
     }
     return 0;
@@ -482,7 +484,7 @@ enforce_limits(struct st_stream *s, int64_t now, bool with_age)
         return rc;
     }
     if (removed) {
-        s->dirty = true;
+        st_stream_changed(s);
         report_first_moved(s);
     }
     return rc;
@@ -851,7 +853,7 @@ do_append(struct st_stream *s, const char *subj, size_t subj_len,
         st_jserr_store_failed(&res->err, rc);
         return 0;
     }
-    s->dirty = true;
+    st_stream_changed(s);
     return 0;
 }
 
@@ -909,6 +911,8 @@ st_stream_publish(struct st_stream *s, const char *subj, size_t subj_len,
     else if (hdr_len > HDR_MAX)
         refuse(res, 400, 10097, "%s", "header size exceeds maximum allowed "
                "of 64k");
+    else if (st_registry_over(s->reg, s->cfg.storage))
+        refuse(res, 503, 10023, "%s", "insufficient resources");
     else {
         bool skip = no_interest(s, subj, subj_len);
         if (skip || !check_discard_new(s, subj, subj_len, hdr_len + data_len,

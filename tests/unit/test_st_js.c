@@ -16,7 +16,12 @@
  * counters and stats, close + reopen (messages and durable consumer
  * positions survive), the port refusing publishes (-ENOBUFS): later
  * delivery in order, a burst that finds the store buffers busy (queued,
- * all stored in order), interval sync and memory streams.
+ * all stored in order), interval sync and memory streams, and the
+ * server limits (max_memory / max_store) as nats-server 2.9.10 applies
+ * them: creates and updates against the reservations (500/10047,
+ * 500/10028, with the order of the checks around them), publishes past
+ * the usage limit (503/10023), the reserved counters, a reopen under a
+ * smaller limit.
  *
  * NOTES
  *   Real io_uring (exit 77 without it), sync "always" (the last test:
@@ -1035,6 +1040,345 @@ out:
     return;
 }
 
+/* ---- server limits (jetstream max_memory_store / max_file_store) --------- */
+
+#define LIM (1ll << 20)                 /* 1 MiB of each */
+#define KIB 1024ll
+
+static const char *insufficient_store = "insufficient storage resources "
+                                        "available";
+static const char *insufficient_mem = "insufficient memory resources "
+                                      "available";
+
+/* A fresh engine on <root>/<sub> with these server limits. */
+static int
+open_limited(const char *sub, int64_t max_memory, int64_t max_store)
+{
+    struct st_js_opts o;
+
+    st_js_close(js);
+    js = NULL;
+    subs_clear();
+    pubs_clear();
+    memset(&o, 0, sizeof(o));
+    snprintf(dir, sizeof(dir), "%s/%s", root, sub);
+    o.dir = dir;
+    o.io = uio;
+    o.sync_always = true;
+    o.max_memory = max_memory;
+    o.max_store = max_store;
+    return st_js_open(&js, &o, &port, now);
+}
+
+/* $JS.API.STREAM.CREATE of {"name":name,"subjects":[subj]} + extra. */
+static const char *
+create(const char *name, const char *subj, const char *extra)
+{
+    char s[96], body[512];
+
+    snprintf(s, sizeof(s), "$JS.API.STREAM.CREATE.%s", name);
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"subjects\":[\"%s\"]%s%s}",
+             name, subj, extra ? "," : "", extra ? extra : "");
+    return api(s, body);
+}
+
+static const char *
+update(const char *name, const char *subj, const char *extra)
+{
+    char s[96], body[512];
+
+    snprintf(s, sizeof(s), "$JS.API.STREAM.UPDATE.%s", name);
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"subjects\":[\"%s\"]%s%s}",
+             name, subj, extra ? "," : "", extra ? extra : "");
+    return api(s, body);
+}
+
+/* An API error reply is nats-server's, member by member. */
+static void
+check_api_err(const char *r, const char *type, int code, int err_code,
+              const char *desc)
+{
+    CHECK_STR(jstr(r, "type"), type);
+    CHECK_INT(jint(r, "error.code"), ==, code);
+    CHECK_INT(jint(r, "error.err_code"), ==, err_code);
+    CHECK_STR(jstr(r, "error.description"), desc);
+}
+
+static uint64_t
+reserved_store(void)
+{
+    struct st_js_stats st;
+
+    st_js_stats(js, &st);
+    return st.reserved_store;
+}
+
+static uint64_t
+reserved_memory(void)
+{
+    struct st_js_stats st;
+
+    st_js_stats(js, &st);
+    return st.reserved_memory;
+}
+
+/* One publish with a reply, run to its answer; returns the reply text
+ * (static copy, "" when none came). */
+static const char *
+pub_wait(const char *subj, const char *hdr, const char *data)
+{
+    static char reply[32], *last;
+    long i;
+
+    snprintf(reply, sizeof(reply), "_LIM.%u", ++inbox);
+    publish(subj, reply, hdr, data);
+    pump();
+    i = find_pub(reply, 0, 0);
+    free(last);
+    last = strdup(i >= 0 ? pubs[i].data : "");
+    return last;
+}
+
+/* (a) a max_bytes above the limit; reservations against the limit; the
+ * order of the checks around it. */
+static void
+test_limit_create(void)
+{
+    const char *r;
+    char extra[64];
+
+    REQUIRE(open_limited("lim1", LIM, LIM) == 0);
+    r = api("$JS.API.INFO", "");
+    CHECK_INT(jint(r, "limits.max_memory"), ==, -1);    /* as nats-server */
+    CHECK_INT(jint(r, "limits.max_storage"), ==, -1);
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", 2 * LIM);
+    r = create("A", "a", extra);
+    check_api_err(r, TYPE("stream_create_response"), 500, 10047,
+                  insufficient_store);
+    CHECK_STR(jstr(r, "config.name"), "");
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld,\"storage\":"
+             "\"memory\"", 2 * LIM);
+    check_api_err(create("AM", "am", extra), TYPE("stream_create_response"),
+                  500, 10028, insufficient_mem);
+    CHECK_INT(reserved_store(), ==, 0);
+    /* exactly the limit fits and reserves all of it */
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", LIM);
+    r = create("A", "a", extra);
+    CHECK_STR(jstr(r, "config.name"), "A");
+    CHECK_INT(jint(r, "config.max_bytes"), ==, LIM);
+    CHECK_INT(reserved_store(), ==, LIM);
+    CHECK_INT(reserved_memory(), ==, 0);
+    /* no max_bytes counts as 1 byte: refused now */
+    check_api_err(create("B", "b", NULL), TYPE("stream_create_response"),
+                  500, 10047, insufficient_store);
+    check_api_err(create("B", "b", "\"max_bytes\":0"),
+                  TYPE("stream_create_response"), 500, 10047,
+                  insufficient_store);
+    /* the name checks come first: the same config is the stream */
+    r = create("A", "a", extra);
+    CHECK_STR(jstr(r, "config.name"), "A");
+    check_api_err(create("A", "a", "\"max_bytes\":1000"),
+                  TYPE("stream_create_response"), 400, 10058,
+                  "stream name already in use with a different "
+                  "configuration");
+    check_api_err(create("B", "b", "\"num_replicas\":3,\"max_bytes\":5"),
+                  TYPE("stream_create_response"), 500, 10074,
+                  "replicas > 1 not supported in non-clustered mode");
+    /* the limit before the subject overlap */
+    check_api_err(create("B", "a", "\"max_bytes\":5"),
+                  TYPE("stream_create_response"), 500, 10047,
+                  insufficient_store);
+    /* memory has its own limit */
+    r = create("BM", "bm", "\"storage\":\"memory\",\"max_bytes\":1000");
+    CHECK_STR(jstr(r, "config.storage"), "memory");
+    CHECK_INT(reserved_memory(), ==, 1000);
+    CHECK_INT(reserved_store(), ==, LIM);
+    /* updates check only the growth, before replicas and overlap */
+    r = update("A", "a", extra);
+    CHECK_STR(jstr(r, "config.name"), "A");
+    check_api_err(update("A", "a", "\"num_replicas\":3,\"max_bytes\":"
+                         "2097152"), TYPE("stream_update_response"), 500,
+                  10047, insufficient_store);
+    check_api_err(update("BM", "a", "\"storage\":\"memory\",\"max_bytes\":"
+                         "2097152"), TYPE("stream_update_response"), 500,
+                  10028, insufficient_mem);
+    r = api("$JS.API.INFO", "");
+    CHECK_INT(jint(r, "streams"), ==, 2);
+out:
+    return;
+}
+
+/* (c) two reservations together past the limit; nats-server's update
+ * arithmetic (-1 -> N reserves N + 1, N -> -1 releases N + 1). */
+static void
+test_limit_reservations(void)
+{
+    const char *r;
+    char extra[64];
+
+    r = api("$JS.API.STREAM.DELETE.A", "");
+    CHECK(strstr(r, "\"success\":true") != NULL);
+    CHECK_INT(reserved_store(), ==, 0);
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", 512 * KIB);
+    CHECK_STR(jstr(create("C", "c", extra), "config.name"), "C");
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", 600 * KIB);
+    check_api_err(create("D", "d", extra), TYPE("stream_create_response"),
+                  500, 10047, insufficient_store);
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", 512 * KIB);
+    CHECK_STR(jstr(create("D", "d", extra), "config.name"), "D");
+    CHECK_INT(reserved_store(), ==, LIM);
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", 512 * KIB + 1);
+    check_api_err(update("D", "d", extra), TYPE("stream_update_response"),
+                  500, 10047, insufficient_store);
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", 100 * KIB);
+    r = update("D", "d", extra);
+    CHECK_INT(jint(r, "config.max_bytes"), ==, 100 * KIB);
+    CHECK_INT(reserved_store(), ==, 612 * KIB);
+    r = update("D", "d", NULL);
+    CHECK_INT(jint(r, "config.max_bytes"), ==, -1);
+    CHECK_INT(reserved_store(), ==, 512 * KIB - 1);
+    api("$JS.API.STREAM.DELETE.C", "");
+    CHECK_INT(reserved_store(), ==, UINT64_MAX);    /* -1, as nats-server */
+    CHECK_STR(jstr(create("E", "e", "\"max_bytes\":1"), "config.name"), "E");
+    CHECK_INT(reserved_store(), ==, 0);
+    /* an update from -1 to the whole limit asks for limit + 1 */
+    r = create("F", "f", "\"storage\":\"memory\"");
+    CHECK_STR(jstr(r, "config.name"), "F");
+    snprintf(extra, sizeof(extra), "\"storage\":\"memory\",\"max_bytes\":"
+             "%lld", LIM);
+    api("$JS.API.STREAM.DELETE.BM", "");
+    check_api_err(update("F", "f", extra), TYPE("stream_update_response"),
+                  500, 10028, insufficient_mem);
+    snprintf(extra, sizeof(extra), "\"storage\":\"memory\",\"max_bytes\":"
+             "%lld", LIM - 1);
+    CHECK_INT(jint(update("F", "f", extra), "config.max_bytes"), ==, LIM - 1);
+    CHECK_INT(reserved_memory(), ==, LIM);
+    update("F", "f", "\"storage\":\"memory\"");
+    CHECK_INT(reserved_memory(), ==, 0);
+    api("$JS.API.STREAM.DELETE.D", "");
+    api("$JS.API.STREAM.DELETE.E", "");
+    api("$JS.API.STREAM.DELETE.F", "");
+}
+
+/* Publish 10000-byte messages until the first error: every stream of
+ * that storage type is then refused with 503/10023.  Returns how many
+ * were acknowledged. */
+static int
+fill(const char *subj, const char *stream, char *big)
+{
+    char want[160];
+    const char *r = "";
+    int acked = 0;
+
+    for (int k = 0; k < 200; k++) {
+        r = pub_wait(subj, NULL, big);
+        if (strstr(r, "\"error\"") != NULL)
+            break;
+        acked++;
+    }
+    snprintf(want, sizeof(want), "{\"error\":{\"code\":503,\"err_code\":"
+             "10023,\"description\":\"insufficient resources\"},"
+             "\"stream\":\"%s\",\"seq\":0}", stream);
+    CHECK_STR(r, want);
+    return acked;
+}
+
+/* (b) a stream without max_bytes published past the limit; (d) the
+ * same in memory, with its own limit. */
+static void
+test_limit_publish(void)
+{
+    char *big = malloc(10001);
+    struct st_js_stats st;
+    const char *r;
+
+    REQUIRE(big != NULL);
+    memset(big, 'x', 10000);
+    big[10000] = '\0';
+    CHECK_STR(jstr(create("F", "f", NULL), "config.name"), "F");
+    CHECK_STR(jstr(create("I", "i", "\"retention\":\"interest\""),
+                   "config.retention"), "interest");
+    CHECK_STR(jstr(create("H", "h", "\"max_bytes\":100000"),
+                   "config.name"), "H");
+    CHECK_STR(pub_wait("f", "NATS/1.0\r\nNats-Msg-Id: d1\r\n\r\n", "x"),
+              "{\"stream\":\"F\", \"seq\":1}");
+    /* nats-server stores while usage <= limit: 1 + 104 x 10031 B fit,
+     * the next one passes the limit and is still stored */
+    CHECK_INT(fill("f", "F", big), ==, 105);
+    st_js_stats(js, &st);
+    CHECK_INT(st.store, >, LIM);
+    CHECK_INT(st.memory, ==, 0);
+    /* checks before the limit still answer first */
+    CHECK_STR(pub_wait("f", "NATS/1.0\r\nNats-Msg-Id: d1\r\n\r\n", "x"),
+              "{\"stream\":\"F\", \"seq\":1,\"duplicate\": true}");
+    r = pub_wait("f", "NATS/1.0\r\nNats-Expected-Last-Sequence: 3\r\n\r\n",
+                 "x");
+    CHECK_INT(jint(r, "error.err_code"), ==, 10071);
+    /* every file stream is refused, even one with room of its own, and
+     * an interest stream without consumers */
+    CHECK_STR(pub_wait("h", NULL, "x"), "{\"error\":{\"code\":503,"
+              "\"err_code\":10023,\"description\":\"insufficient "
+              "resources\"},\"stream\":\"H\",\"seq\":0}");
+    CHECK_INT(jint(pub_wait("i", NULL, "x"), "error.err_code"), ==, 10023);
+    /* creates look at reservations only */
+    CHECK_STR(jstr(create("G", "g", NULL), "config.name"), "G");
+    /* (d) memory: its own limit, file streams stay refused */
+    CHECK_STR(jstr(create("M", "m", "\"storage\":\"memory\""),
+                   "config.storage"), "memory");
+    CHECK_INT(fill("m", "M", big), ==, 105);
+    st_js_stats(js, &st);
+    CHECK_INT(st.memory, >, LIM);
+    CHECK_INT(st.reserved_memory, ==, 0);
+    /* H, less the 1 byte test_limit_reservations left below 0 */
+    CHECK_INT(st.reserved_store, ==, 100000 - 1);
+    /* room again: the refusals used no sequence */
+    r = api("$JS.API.STREAM.PURGE.F", "{\"keep\":50}");
+    CHECK_INT(jint(r, "purged"), ==, 56);
+    CHECK_STR(pub_wait("f", NULL, "x"), "{\"stream\":\"F\", \"seq\":107}");
+    CHECK_STR(pub_wait("h", NULL, "x"), "{\"stream\":\"H\", \"seq\":1}");
+    CHECK_INT(jint(pub_wait("m", NULL, "x"), "error.err_code"), ==, 10023);
+    r = api("$JS.API.STREAM.DELETE.M", "");
+    CHECK(strstr(r, "\"success\":true") != NULL);
+    CHECK_STR(pub_wait("h", NULL, "x"), "{\"stream\":\"H\", \"seq\":2}");
+out:
+    free(big);
+}
+
+/* A restart under a smaller limit: streams are loaded in name order and
+ * one whose reservation no longer fits stays on disk, unloaded. */
+static void
+test_limit_reopen(void)
+{
+    char extra[64], path[400];
+    struct st_js_stats st;
+    struct stat sb;
+    const char *r;
+
+    REQUIRE(open_limited("lim2", LIM, 2 * LIM) == 0);
+    snprintf(extra, sizeof(extra), "\"max_bytes\":%lld", 512 * KIB);
+    CHECK_STR(jstr(create("A", "a", extra), "config.name"), "A");
+    CHECK_STR(jstr(create("B", "b", extra), "config.name"), "B");
+    CHECK_STR(jstr(create("N", "n", NULL), "config.name"), "N");
+    CHECK_STR(pub_wait("b", NULL, "kept"), "{\"stream\":\"B\", \"seq\":1}");
+    CHECK_INT(reserved_store(), ==, LIM);
+    REQUIRE(open_limited("lim2", LIM, 700 * KIB) == 0);
+    st_js_stats(js, &st);
+    CHECK_INT(st.streams, ==, 2);
+    CHECK_INT(st.reserved_store, ==, 512 * KIB);
+    r = api("$JS.API.STREAM.NAMES", "");
+    CHECK(strstr(r, "\"streams\":[\"A\",\"N\"]") != NULL);
+    CHECK_INT(stream_sub("b"), ==, 0);
+    snprintf(path, sizeof(path), "%s/B", dir);
+    CHECK(stat(path, &sb) == 0);
+    /* a larger limit brings it back with its message */
+    REQUIRE(open_limited("lim2", LIM, 2 * LIM) == 0);
+    r = api("$JS.API.STREAM.INFO.B", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 1);
+    CHECK_INT(reserved_store(), ==, LIM);
+out:
+    return;
+}
+
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -1091,6 +1435,10 @@ main(int argc, char **argv)
     if (js != NULL)
         test_busy_store();
     test_interval_and_memory();
+    test_limit_create();
+    test_limit_reservations();
+    test_limit_publish();
+    test_limit_reopen();
 out:
     st_js_close(js);
     st_io_close(uio);
