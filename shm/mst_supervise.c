@@ -262,6 +262,12 @@ prepare_jetstream(struct shm_settings *s)
     if (s->js_max_store <= 0)
         s->js_max_store = statvfs(s->store_dir, &vfs) == 0 ?
             (int64_t)(vfs.f_bavail * vfs.f_frsize / 4 * 3) : -1;
+    dt_info("Starting JetStream");
+    dt_info("  Max Memory:      %.2f GB", (double)s->js_max_memory / 1e9);
+    dt_info("  Max Storage:     %.2f GB", (double)s->js_max_store / 1e9);
+    dt_info("  Store Directory: \"%s/dialtone\"", s->store_dir);
+    if (s->js_sync_ms == SHM_JS_SYNC_ALWAYS)
+        dt_info("  Sync:            always (fdatasync before every ack)");
     return 0;
 }
 
