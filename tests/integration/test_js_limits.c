@@ -97,7 +97,9 @@ check_jsz(const struct dt_server *s, const char *key, long long want)
     char body[4096];
     long long v = -1;
 
-    for (int i = 0; i < 50; i++) {
+    /* up to 10 s: the counters follow the storage loop, which may sit in
+     * a directory fsync for seconds on a loaded disk */
+    for (int i = 0; i < 200; i++) {
         if (dt_http_get(s->http_port, "/jsz", body, sizeof(body)) != 200)
             break;
         if (dt_json_int(body, key, &v) == -ENOENT) {

@@ -251,7 +251,8 @@ out:
 static long long
 wait_jsz_int(int port, const char *key, long long want)
 {
-    long long deadline = dt_now_ms() + WAIT_MS, v = -1;
+    /* longer than WAIT_MS: the storage loop may sit in an fsync */
+    long long deadline = dt_now_ms() + 4 * WAIT_MS, v = -1;
 
     do {
         if ((v = get_int(port, "/jsz", key)) == want)
