@@ -99,9 +99,13 @@ check_jsz(const struct dt_server *s, const char *key, long long want)
 
     /* up to 10 s: the counters follow the storage loop, which may sit in
      * a directory fsync for seconds on a loaded disk */
+    int status = 0;
     for (int i = 0; i < 200; i++) {
-        if (dt_http_get(s->http_port, "/jsz", body, sizeof(body)) != 200)
-            break;
+        status = dt_http_get(s->http_port, "/jsz", body, sizeof(body));
+        if (status != 200) {
+            dt_sleep_ms(50);
+            continue;
+        }
         if (dt_json_int(body, key, &v) == -ENOENT) {
             printf("/jsz has no %s: not checked\n", key);
             return;
@@ -110,7 +114,8 @@ check_jsz(const struct dt_server *s, const char *key, long long want)
             return;
         dt_sleep_ms(50);
     }
-    CHECK_MSG(0, "/jsz %s: %lld, want %lld", key, v, want);
+    CHECK_MSG(0, "/jsz %s: %lld, want %lld (last HTTP status %d)", key, v,
+              want, status);
 }
 
 static void
