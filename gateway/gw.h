@@ -22,6 +22,7 @@
 
 #include "dt_buf.h"
 #include "dt_child.h"
+#include "shm_producer.h"
 #include "gw_parser.h"
 #include "gw_subs.h"
 #include "shm.h"
@@ -67,12 +68,9 @@ struct gw_worker {
     struct shm_header *hdr;
     struct shm_settings *set;
     unsigned index;
-    struct shm_ring_handle in;     /* to the router */
+    struct shm_producer prod;      /* our arena and ring to the router */
     struct shm_ring_handle out;    /* from the router */
-    struct shm_arena_handle arena;
     struct shm_doorbell *db;       /* ours */
-    struct shm_doorbell *router_db;
-    uint32_t staged;               /* in-ring entries not yet published */
     uint32_t router_gen;           /* router generation last announced to */
     uint32_t announce_gen;         /* announce_gen last answered */
 
@@ -92,8 +90,6 @@ struct gw_worker {
     bool stalled;                  /* not taking deliveries this turn */
     uint32_t *pong_waiters;        /* slots owed a PONG */
     uint32_t n_pong_waiters;
-    uint32_t push_mark;            /* in-ring position after the newest
-                                      entry pushed */
     /* Plain subscriptions of this worker's own connections, matched at
      * publish time so that a message to a subscriber on the same worker
      * is delivered in the same loop turn, without the router hop; the
@@ -103,9 +99,6 @@ struct gw_worker {
     uint32_t queue_subs;           /* of which queue subscriptions */
     struct gw_target *targets;     /* scratch for one publish's matches */
     uint32_t targets_cap;
-    struct dt_buf ctrl_pending;    /* packed control msgs not yet pushed:
-                                      [u32 len][bytes]... */
-    size_t ctrl_head;
 
     int epfd;
     int http_conns[64];

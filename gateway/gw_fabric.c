@@ -4,11 +4,12 @@
  *
  * NOTES
  *   Order matters: a client's SUB must reach the router before its next
- *   PUB.  Control messages that find the ring or arena full wait in
- *   ctrl_pending, and while anything waits there publishes wait too
- *   (-EAGAIN: the caller stops reading that connection), so the ring
- *   always carries a connection's operations in the order it sent them.
- *   The router is woken once per loop turn, not per message.
+ *   PUB.  Control messages that find the ring or arena full wait in the
+ *   producer's queue (shm_producer.c), and while anything waits there
+ *   publishes wait too (-EAGAIN: the caller stops reading that
+ *   connection), so the ring always carries a connection's operations in
+ *   the order it sent them.  The router is woken once per loop turn, not
+ *   per message.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,43 +18,11 @@
 #include "dt_log.h"
 #include "gw.h"
 
-#define CTRL_PENDING_CAP (64u << 20)
-
-#define PUBLISH_EVERY 128 /* staged entries before the router sees them */
-
-static struct shm_chunk *
-alloc_for_push(struct gw_worker *w, uint32_t body_len)
-{
-    if (!shm_ring_has_space(&w->in))
-        return NULL;
-    return shm_arena_alloc(&w->arena, body_len);
-}
-
-static void
-push_chunk(struct gw_worker *w, struct shm_chunk *c, uint16_t kind,
-           uint16_t flags, const struct gw_conn *conn, uint32_t len,
-           uint32_t sub)
-{
-    c->ring_pos = shm_ring_next_pos(&w->in);
-    struct shm_desc d = {
-        .kind = kind, .flags = flags, .src_gw = (uint16_t)w->index,
-        .conn = conn ? conn->slot : 0, .conn_gen = conn ? conn->gen : 0,
-        .chunk = shm_off(&w->ch.h, c), .len = len, .sub = sub,
-    };
-    bool ok = shm_ring_stage(&w->in, &d);
-    (void)ok; /* space was checked by alloc_for_push; single producer */
-    w->push_mark = shm_ring_next_pos(&w->in);
-    /* publish in batches, but often enough that the router works while
-     * we are still parsing a large read */
-    if (++w->staged >= PUBLISH_EVERY)
-        gw_fabric_wake_router(w);
-}
-
 int
 gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
                   const struct gw_op *op, uint32_t *local)
 {
-    if (w->ctrl_pending.len > w->ctrl_head)
+    if (shm_producer_ctrl_waiting(&w->prod))
         return -EAGAIN;
     if (gw_local_only(w)) {
         /* nobody else holds a subscription: the router would only find
@@ -63,7 +32,7 @@ gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
     }
     uint32_t len = (uint32_t)sizeof(struct shm_msg) + op->subject.len +
                    op->reply.len + op->headers.len + op->payload.len;
-    struct shm_chunk *ch = alloc_for_push(w, len);
+    struct shm_chunk *ch = shm_producer_alloc(&w->prod, len);
     if (ch == NULL)
         return -EAGAIN;
     struct shm_msg *m = shm_chunk_body(ch);
@@ -85,65 +54,24 @@ gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
         (SHM_CF_HEADERS | SHM_CF_NORESP))
         flags |= SHM_DF_NORESP_OK;
     *local = gw_local_match(w, c, op);
-    push_chunk(w, ch, SHM_D_PUB, flags, c, len, *local);
+    struct shm_desc d = {
+        .kind = SHM_D_PUB, .flags = flags, .conn = c->slot,
+        .conn_gen = c->gen, .len = len, .sub = *local,
+    };
+    shm_producer_push(&w->prod, ch, &d);
     return 0;
-}
-
-/* Push one packed control message now, or report that it must wait. */
-static bool
-push_ctrl_bytes(struct gw_worker *w, const uint8_t *bytes, uint32_t len)
-{
-    struct shm_chunk *ch = alloc_for_push(w, len);
-    if (ch == NULL)
-        return false;
-    memcpy(shm_chunk_body(ch), bytes, len);
-    push_chunk(w, ch, SHM_D_CTRL, 0, NULL, len, 0);
-    return true;
 }
 
 bool
 gw_fabric_flush_ctrl(struct gw_worker *w)
 {
-    struct dt_buf *q = &w->ctrl_pending;
-    while (w->ctrl_head < q->len) {
-        uint32_t len;
-        memcpy(&len, q->data + w->ctrl_head, sizeof(len));
-        if (!push_ctrl_bytes(w, (uint8_t *)q->data + w->ctrl_head +
-                             sizeof(len), len))
-            return false;
-        w->ctrl_head += sizeof(len) + len;
-    }
-    q->len = w->ctrl_head = 0;
-    return true;
+    return shm_producer_flush_ctrl(&w->prod);
 }
 
 static int
 send_ctrl(struct gw_worker *w, Dialtone__Control *m)
 {
-    m->version = 1;
-    size_t n = dialtone__control__get_packed_size(m);
-    uint8_t stackbuf[1024];
-    uint8_t *buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
-    if (buf == NULL)
-        return -ENOMEM;
-    dialtone__control__pack(m, buf);
-    int rc = 0;
-    if (w->ctrl_pending.len == w->ctrl_head &&
-        push_ctrl_bytes(w, buf, (uint32_t)n))
-        goto out;
-    /* wait behind the others; the queue keeps their order */
-    w->ctrl_pending.cap = CTRL_PENDING_CAP;
-    uint32_t len = (uint32_t)n;
-    if (dt_buf_append(&w->ctrl_pending, &len, sizeof(len)) < 0 ||
-        dt_buf_append(&w->ctrl_pending, buf, n) < 0) {
-        dt_error("control queue to the router is full (%u bytes)",
-                 CTRL_PENDING_CAP);
-        rc = -ENOBUFS;
-    }
-out:
-    if (buf != stackbuf)
-        free(buf);
-    return rc;
+    return shm_producer_send_ctrl(&w->prod, m);
 }
 
 int
@@ -214,8 +142,8 @@ gw_fabric_pong(struct gw_worker *w, struct gw_conn *c)
     }
     c->pushed_since_pong = false;
     /* a control message still queued has no position yet: decide later */
-    c->pong_target_set = w->ctrl_pending.len == w->ctrl_head;
-    c->pong_target = w->push_mark;
+    c->pong_target_set = !shm_producer_ctrl_waiting(&w->prod);
+    c->pong_target = w->prod.push_mark;
     c->pong_waiting = true;
     w->pong_waiters[w->n_pong_waiters++] = c->slot;
 }
@@ -226,14 +154,14 @@ gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
 {
     if (w->n_pong_waiters == 0)
         return;
-    bool queue_empty = w->ctrl_pending.len == w->ctrl_head;
+    bool queue_empty = !shm_producer_ctrl_waiting(&w->prod);
     uint32_t kept = 0;
     for (uint32_t i = 0; i < w->n_pong_waiters; i++) {
         struct gw_conn *c = w->conns[w->pong_waiters[i]];
         if (c == NULL || c->closing || !c->pong_waiting)
             continue;
         if (!c->pong_target_set && queue_empty) {
-            c->pong_target = w->push_mark;
+            c->pong_target = w->prod.push_mark;
             c->pong_target_set = true;
         }
         if (!c->pong_target_set || !drained_all ||
@@ -250,9 +178,7 @@ gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
 void
 gw_fabric_wake_router(struct gw_worker *w)
 {
-    w->staged = 0;
-    if (shm_ring_publish(&w->in))
-        shm_doorbell_ring(w->router_db, w->ch.efd[0]);
+    shm_producer_wake(&w->prod);
 }
 
 static unsigned
@@ -291,7 +217,7 @@ gw_fabric_check_router(struct gw_worker *w)
     }
     w->router_gen = gen;
     /* chunks the dead router had taken will never be released by it */
-    shm_arena_drop_lost_holds(&w->arena, shm_ring_consumer_pos(&w->in));
+    shm_producer_router_restarted(&w->prod);
     gw_fabric_ctrl_reset(w, false);
     unsigned subs = announce_all(w);
     gw_fabric_ctrl_reset(w, true);

@@ -163,7 +163,7 @@ retry_blocked(struct gw_worker *w)
 {
     if (w->n_blocked == 0 || w->stalled)
         return;
-    shm_arena_reclaim(&w->arena);
+    shm_arena_reclaim(&w->prod.arena);
     uint32_t n = w->n_blocked;
     w->n_blocked = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -279,7 +279,7 @@ tick(struct gw_worker *w, uint64_t now)
             gw_proto_tick(w, c, now);
     }
     http_expire(w, now);
-    shm_arena_reclaim(&w->arena);
+    shm_arena_reclaim(&w->prod.arena);
 }
 
 static void
@@ -323,7 +323,7 @@ handle_event(struct gw_worker *w, const struct epoll_event *ev)
 static int
 sleep_budget(struct gw_worker *w, uint64_t now)
 {
-    if (w->ctrl_pending.len > w->ctrl_head)
+    if (shm_producer_ctrl_waiting(&w->prod))
         return 0;
     if (w->n_blocked || w->n_pong_waiters || w->stalled)
         return 1;
@@ -353,7 +353,7 @@ gw_loop_run(struct gw_worker *w)
         gw_fabric_flush_ctrl(w);
         /* read before draining: deliveries the router pushed before it
          * marked this position are then surely drained below */
-        uint32_t applied = shm_ring_applied_pos(&w->in);
+        uint32_t applied = shm_ring_applied_pos(&w->prod.in);
         uint32_t out_mark = shm_ring_producer_pos(&w->out);
         w->stalled = gw_conn_should_stall(w, w->turn_ns);
         if (!w->stalled)

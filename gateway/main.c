@@ -19,13 +19,10 @@ worker_init(struct gw_worker *w)
         return -1;
     w->hdr = h->hdr;
     w->set = &h->hdr->settings;
-    shm_ring_handle_init(&w->in, h, shm_in_ring(h, w->index));
+    shm_producer_init(&w->prod, h, w->index, w->ch.efd[0]);
     shm_ring_handle_init(&w->out, h, shm_out_ring(h, w->index));
-    shm_arena_handle_init(&w->arena, h, w->index);
-    shm_arena_drop_unpublished(&w->arena, shm_ring_producer_pos(&w->in));
     w->db = shm_doorbell_of(h, 1 + w->index);
     w->db->pid = (uint32_t)getpid();
-    w->router_db = shm_doorbell_of(h, 0);
     if (gw_worker_init_conns(w) < 0 || gw_local_init(w) < 0 ||
         gw_loop_init(w) < 0)
         return -1;

@@ -56,15 +56,11 @@ st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
     if (p->index != h->hdr->storage_port || ch->n_efd < 1 + h->hdr->ports)
         return -EINVAL;
     p->gen = atomic_load(&h->hdr->gateway_gen[p->index]);
-    shm_ring_handle_init(&p->in, h, shm_in_ring(h, p->index));
+    shm_producer_init(&p->prod, h, p->index, ch->efd[0]);
     shm_ring_handle_init(&p->out, h, shm_out_ring(h, p->index));
-    shm_arena_handle_init(&p->arena, h, p->index);
-    shm_arena_drop_unpublished(&p->arena, shm_ring_producer_pos(&p->in));
     p->db = shm_doorbell_of(h, 1 + p->index);
     p->db->pid = (uint32_t)getpid();
-    p->router_db = shm_doorbell_of(h, 0);
     p->efd = ch->efd[1 + p->index];
-    p->router_efd = ch->efd[0];
     p->on_msg = fn;
     p->on_ctrl = ctrl;
     p->arg = arg;
@@ -86,7 +82,7 @@ st_port_free(struct st_port *p)
     for (uint32_t i = 0; i < p->nsubs; i++)
         free(p->subs[i].subject);
     free(p->subs);
-    dt_buf_free(&p->ctrl);
+    shm_producer_free(&p->prod);
     if (p->hdr)
         set_interest(p, 0);
 }
@@ -94,83 +90,10 @@ st_port_free(struct st_port *p)
 /* ------------------------------------------------------------------ */
 /* Producer side. */
 
-static struct shm_chunk *
-alloc_chunk(struct st_port *p, uint32_t len)
-{
-    if (!shm_ring_has_space(&p->in))
-        return NULL;
-    return shm_arena_alloc(&p->arena, len);
-}
-
-static void
-push_chunk(struct st_port *p, struct shm_chunk *c, uint16_t kind,
-           uint32_t len)
-{
-    c->ring_pos = shm_ring_next_pos(&p->in);
-    struct shm_desc d = {
-        .kind = kind, .src_gw = (uint16_t)p->index, .conn = ST_PORT_CONN,
-        .conn_gen = p->gen, .chunk = shm_off(&p->ch->h, c), .len = len,
-    };
-    shm_ring_stage(&p->in, &d);     /* alloc_chunk checked for room */
-    if (++p->staged >= PUBLISH_EVERY)
-        st_port_flush(p);
-}
-
-static bool
-push_ctrl_bytes(struct st_port *p, const void *bytes, uint32_t len)
-{
-    struct shm_chunk *c = alloc_chunk(p, len);
-    if (c == NULL)
-        return false;
-    memcpy(shm_chunk_body(c), bytes, len);
-    push_chunk(p, c, SHM_D_CTRL, len);
-    return true;
-}
-
-static bool
-ctrl_waiting(const struct st_port *p)
-{
-    return p->ctrl_head < p->ctrl.len;
-}
-
-static bool
-flush_ctrl(struct st_port *p)
-{
-    while (ctrl_waiting(p)) {
-        uint32_t len;
-        memcpy(&len, p->ctrl.data + p->ctrl_head, sizeof(len));
-        if (!push_ctrl_bytes(p, p->ctrl.data + p->ctrl_head + sizeof(len),
-                             len))
-            return false;
-        p->ctrl_head += sizeof(len) + len;
-    }
-    p->ctrl.len = p->ctrl_head = 0;
-    return true;
-}
-
 static int
 send_ctrl(struct st_port *p, Dialtone__Control *m)
 {
-    m->version = 1;
-    size_t n = dialtone__control__get_packed_size(m);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (buf == NULL)
-        return -ENOMEM;
-    dialtone__control__pack(m, buf);
-    int rc = 0;
-    if (!ctrl_waiting(p) && push_ctrl_bytes(p, buf, (uint32_t)n))
-        goto out;
-    uint32_t len = (uint32_t)n;
-    p->ctrl.cap = ST_PORT_CTRL_MAX;
-    if (dt_buf_append(&p->ctrl, &len, sizeof(len)) < 0 ||
-        dt_buf_append(&p->ctrl, buf, n) < 0) {
-        dt_error("control queue to the router is full (%u bytes)",
-                 ST_PORT_CTRL_MAX);
-        rc = -ENOBUFS;
-    }
-out:
-    free(buf);
-    return rc;
+    return shm_producer_send_ctrl(&p->prod, m);
 }
 
 static int
@@ -276,13 +199,14 @@ st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
                 size_t reply_len, const void *hdr, size_t hdr_len,
                 const void *data, size_t data_len)
 {
-    if (ctrl_waiting(p) && !flush_ctrl(p))
+    if (shm_producer_ctrl_waiting(&p->prod) &&
+        !shm_producer_flush_ctrl(&p->prod))
         return -ENOBUFS;
     uint64_t len = sizeof(struct shm_msg) + (uint64_t)subj_len + reply_len +
                    hdr_len + data_len + route_len;
     if (len > UINT32_MAX / 2)
         return -EMSGSIZE;
-    struct shm_chunk *c = alloc_chunk(p, (uint32_t)len);
+    struct shm_chunk *c = shm_producer_alloc(&p->prod, (uint32_t)len);
     if (c == NULL)
         return -ENOBUFS;
     struct shm_msg *m = shm_chunk_body(c);
@@ -297,17 +221,19 @@ st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
     w = put(w, hdr, hdr_len);
     w = put(w, data, data_len);
     put(w, route, route_len);
-    push_chunk(p, c, SHM_D_PUB, (uint32_t)len);
+    struct shm_desc d = {
+        .kind = SHM_D_PUB, .conn = ST_PORT_CONN, .conn_gen = p->gen,
+        .len = (uint32_t)len,
+    };
+    shm_producer_push(&p->prod, c, &d);
     return 0;
 }
 
 void
 st_port_flush(struct st_port *p)
 {
-    flush_ctrl(p);
-    p->staged = 0;
-    if (shm_ring_publish(&p->in))
-        shm_doorbell_ring(p->router_db, p->router_efd);
+    shm_producer_flush_ctrl(&p->prod);
+    shm_producer_wake(&p->prod);
 }
 
 void
@@ -318,7 +244,7 @@ st_port_check_router(struct st_port *p)
     if (gen == p->router_gen)
         return;
     p->router_gen = gen;
-    shm_arena_drop_lost_holds(&p->arena, shm_ring_consumer_pos(&p->in));
+    shm_producer_router_restarted(&p->prod);
     ctrl_reset(p, false);
     for (uint32_t i = 0; i < p->nsubs; i++)
         ctrl_sub(p, p->subs[i].id, p->subs[i].subject);

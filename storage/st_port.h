@@ -10,8 +10,8 @@
  *   Ownership: the port keeps its own copy of every subscription, so it
  *   can announce them again by itself when the router restarts.
  *   Order: control messages and publishes leave in the order they were
- *   made; a control message that finds the ring or arena full waits in
- *   a queue (bounded, ST_PORT_CTRL_MAX) and publishes wait behind it.
+ *   made (shm_producer.h: a control message that finds the ring or arena
+ *   full waits in a bounded queue and publishes wait behind it).
  *   Full: st_port_publish() returns -ENOBUFS and the caller keeps the
  *   message (the JetStream engine has its own bounded backlog).
  *   Concurrency: the storage thread only.
@@ -26,9 +26,9 @@
 #include "dt_buf.h"
 #include "dt_child.h"
 #include "shm.h"
+#include "shm_producer.h"
 
 #define ST_PORT_CONN 1u                 /* our one connection slot */
-#define ST_PORT_CTRL_MAX (16u << 20)
 
 /* A message the router delivered on subscription sub_id. */
 typedef void (*st_port_msg_fn)(void *arg, uint32_t sub_id,
@@ -53,13 +53,10 @@ struct st_port {
     unsigned index;                 /* our port */
     uint32_t gen;                   /* our connection generation */
     uint32_t router_gen;
-    struct shm_ring_handle in, out;
-    struct shm_arena_handle arena;
-    struct shm_doorbell *db, *router_db;
-    int efd, router_efd;
-    struct dt_buf ctrl;             /* control messages waiting for room */
-    size_t ctrl_head;
-    unsigned staged;
+    struct shm_producer prod;       /* our arena and ring to the router */
+    struct shm_ring_handle out;     /* from the router */
+    struct shm_doorbell *db;        /* ours */
+    int efd;
     struct st_port_sub *subs;       /* sorted by nothing; few */
     uint32_t nsubs, cap;
     uint64_t dropped;               /* bad deliveries */
