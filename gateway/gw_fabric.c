@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "dialtone.pb-c.h"
 #include "dt_log.h"
 #include "gw.h"
 
@@ -68,12 +67,6 @@ gw_fabric_flush_ctrl(struct gw_worker *w)
     return shm_producer_flush_ctrl(&w->prod);
 }
 
-static int
-send_ctrl(struct gw_worker *w, Dialtone__Control *m)
-{
-    return shm_producer_send_ctrl(&w->prod, m);
-}
-
 int
 gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
                    const struct gw_sub *s)
@@ -83,54 +76,26 @@ gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
     subject[s->subject_len] = '\0';
     memcpy(queue, gw_sub_queue(s), s->queue_len);
     queue[s->queue_len] = '\0';
-    Dialtone__Sub sub = DIALTONE__SUB__INIT;
-    sub.conn = c->slot;
-    sub.conn_gen = c->gen;
-    sub.sub_id = s->id;
-    sub.subject = subject;
-    sub.queue = queue;
-    Dialtone__Control m = DIALTONE__CONTROL__INIT;
-    m.body_case = DIALTONE__CONTROL__BODY_SUB;
-    m.sub = &sub;
-    return send_ctrl(w, &m);
+    return shm_producer_sub(&w->prod, c->slot, c->gen, s->id, subject, queue);
 }
 
 int
 gw_fabric_ctrl_unsub(struct gw_worker *w, struct gw_conn *c, uint32_t sub_id)
 {
-    Dialtone__Unsub u = DIALTONE__UNSUB__INIT;
-    u.conn = c->slot;
-    u.conn_gen = c->gen;
-    u.sub_id = sub_id;
-    Dialtone__Control m = DIALTONE__CONTROL__INIT;
-    m.body_case = DIALTONE__CONTROL__BODY_UNSUB;
-    m.unsub = &u;
-    return send_ctrl(w, &m);
+    return shm_producer_unsub(&w->prod, c->slot, c->gen, sub_id);
 }
 
 int
 gw_fabric_ctrl_closed(struct gw_worker *w, struct gw_conn *c)
 {
-    Dialtone__ConnClosed cc = DIALTONE__CONN_CLOSED__INIT;
-    cc.conn = c->slot;
-    cc.conn_gen = c->gen;
-    Dialtone__Control m = DIALTONE__CONTROL__INIT;
-    m.body_case = DIALTONE__CONTROL__BODY_CONN_CLOSED;
-    m.conn_closed = &cc;
-    return send_ctrl(w, &m);
+    return shm_producer_closed(&w->prod, c->slot, c->gen);
 }
 
 int
 gw_fabric_ctrl_reset(struct gw_worker *w, bool complete)
 {
-    Dialtone__ResetGateway r = DIALTONE__RESET_GATEWAY__INIT;
-    r.complete = complete;
-    r.gateway = w->index;
-    r.gateway_gen = atomic_load(&w->hdr->gateway_gen[w->index]);
-    Dialtone__Control m = DIALTONE__CONTROL__INIT;
-    m.body_case = DIALTONE__CONTROL__BODY_RESET;
-    m.reset = &r;
-    return send_ctrl(w, &m);
+    return shm_producer_reset(&w->prod, complete,
+                              atomic_load(&w->hdr->gateway_gen[w->index]));
 }
 
 void

@@ -115,6 +115,61 @@ out:
     return rc;
 }
 
+int
+shm_producer_sub(struct shm_producer *p, uint32_t conn, uint32_t gen,
+                 uint32_t sub_id, const char *subject, const char *queue)
+{
+    Dialtone__Sub sub = DIALTONE__SUB__INIT;
+    sub.conn = conn;
+    sub.conn_gen = gen;
+    sub.sub_id = sub_id;
+    sub.subject = (char *)subject;
+    sub.queue = (char *)(queue ? queue : "");
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_SUB;
+    m.sub = &sub;
+    return shm_producer_send_ctrl(p, &m);
+}
+
+int
+shm_producer_unsub(struct shm_producer *p, uint32_t conn, uint32_t gen,
+                   uint32_t sub_id)
+{
+    Dialtone__Unsub u = DIALTONE__UNSUB__INIT;
+    u.conn = conn;
+    u.conn_gen = gen;
+    u.sub_id = sub_id;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_UNSUB;
+    m.unsub = &u;
+    return shm_producer_send_ctrl(p, &m);
+}
+
+int
+shm_producer_closed(struct shm_producer *p, uint32_t conn, uint32_t gen)
+{
+    Dialtone__ConnClosed cc = DIALTONE__CONN_CLOSED__INIT;
+    cc.conn = conn;
+    cc.conn_gen = gen;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_CONN_CLOSED;
+    m.conn_closed = &cc;
+    return shm_producer_send_ctrl(p, &m);
+}
+
+int
+shm_producer_reset(struct shm_producer *p, bool complete, uint32_t port_gen)
+{
+    Dialtone__ResetGateway r = DIALTONE__RESET_GATEWAY__INIT;
+    r.complete = complete;
+    r.gateway = p->index;
+    r.gateway_gen = port_gen;
+    Dialtone__Control m = DIALTONE__CONTROL__INIT;
+    m.body_case = DIALTONE__CONTROL__BODY_RESET;
+    m.reset = &r;
+    return shm_producer_send_ctrl(p, &m);
+}
+
 void
 shm_producer_wake(struct shm_producer *p)
 {

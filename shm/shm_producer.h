@@ -63,6 +63,19 @@ bool shm_producer_ctrl_waiting(const struct shm_producer *p);
  * left waiting. */
 bool shm_producer_flush_ctrl(struct shm_producer *p);
 
+/* The control messages, built and sent (see shm_producer_send_ctrl). */
+int  shm_producer_sub(struct shm_producer *p, uint32_t conn, uint32_t gen,
+                      uint32_t sub_id, const char *subject,
+                      const char *queue);
+int  shm_producer_unsub(struct shm_producer *p, uint32_t conn, uint32_t gen,
+                        uint32_t sub_id);
+int  shm_producer_closed(struct shm_producer *p, uint32_t conn,
+                         uint32_t gen);
+/* ResetGateway: complete=false forgets every subscription of this port
+ * (a re-announcement follows), complete=true ends the re-announcement. */
+int  shm_producer_reset(struct shm_producer *p, bool complete,
+                        uint32_t port_gen);
+
 /* Make staged entries visible and wake the router if it sleeps. */
 void shm_producer_wake(struct shm_producer *p);
 /* A new router: the old one took entries it will never release. */

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dialtone.pb-c.h"
 #include "dt_log.h"
 
 #define PUBLISH_EVERY 128
@@ -91,37 +90,15 @@ st_port_free(struct st_port *p)
 /* Producer side. */
 
 static int
-send_ctrl(struct st_port *p, Dialtone__Control *m)
-{
-    return shm_producer_send_ctrl(&p->prod, m);
-}
-
-static int
 ctrl_sub(struct st_port *p, uint32_t id, const char *subject)
 {
-    Dialtone__Sub sub = DIALTONE__SUB__INIT;
-    sub.conn = ST_PORT_CONN;
-    sub.conn_gen = p->gen;
-    sub.sub_id = id;
-    sub.subject = (char *)subject;
-    sub.queue = (char *)"";
-    Dialtone__Control m = DIALTONE__CONTROL__INIT;
-    m.body_case = DIALTONE__CONTROL__BODY_SUB;
-    m.sub = &sub;
-    return send_ctrl(p, &m);
+    return shm_producer_sub(&p->prod, ST_PORT_CONN, p->gen, id, subject, "");
 }
 
 static int
 ctrl_reset(struct st_port *p, bool complete)
 {
-    Dialtone__ResetGateway r = DIALTONE__RESET_GATEWAY__INIT;
-    r.complete = complete;
-    r.gateway = p->index;
-    r.gateway_gen = p->gen;
-    Dialtone__Control m = DIALTONE__CONTROL__INIT;
-    m.body_case = DIALTONE__CONTROL__BODY_RESET;
-    m.reset = &r;
-    return send_ctrl(p, &m);
+    return shm_producer_reset(&p->prod, complete, p->gen);
 }
 
 static struct st_port_sub *
@@ -175,14 +152,7 @@ st_port_unsubscribe(struct st_port *p, uint32_t id)
     free(s->subject);
     *s = p->subs[--p->nsubs];
     set_interest(p, p->nsubs);
-    Dialtone__Unsub u = DIALTONE__UNSUB__INIT;
-    u.conn = ST_PORT_CONN;
-    u.conn_gen = p->gen;
-    u.sub_id = id;
-    Dialtone__Control m = DIALTONE__CONTROL__INIT;
-    m.body_case = DIALTONE__CONTROL__BODY_UNSUB;
-    m.unsub = &u;
-    return send_ctrl(p, &m);
+    return shm_producer_unsub(&p->prod, ST_PORT_CONN, p->gen, id);
 }
 
 static char *
