@@ -70,8 +70,13 @@ apply_sub(struct rt_interest *in, unsigned port, const Dialtone__Sub *m)
     uint32_t idx = m->sub_id & RT_SUB_INDEX_MASK;
     if (rc == NULL || grow_conn(rc, idx) < 0)
         return;
-    free_sub(in, rc, idx);
     size_t sl = strlen(m->subject), ql = strlen(m->queue);
+    const struct rt_sub *old = rc->subs[idx];
+    if (old && old->sub_id == m->sub_id && old->subject_len == sl &&
+        old->queue_len == ql && memcmp(old->subject, m->subject, sl) == 0 &&
+        (ql == 0 || memcmp(old->queue, m->queue, ql) == 0))
+        return;     /* announced again (a replica is being rebuilt) */
+    free_sub(in, rc, idx);
     struct rt_sub *s = calloc(1, sizeof(*s) + sl + ql + 2);
     if (s == NULL)
         return;
