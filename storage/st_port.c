@@ -20,8 +20,6 @@
 
 #include "dt_log.h"
 
-#define PUBLISH_EVERY 128
-
 /* n subscriptions, plus the one the master counts for us from the start
  * (see mst_supervise.c), so that the count never drops to zero: a gateway
  * would then skip the router, before our subscriptions reach it. */
