@@ -398,6 +398,19 @@ info_members(struct dt_jw *w, struct st_stream *s, const struct info_req *q)
     return w->err;
 }
 
+/* StreamInfo with the mirror / sources state (not in a create reply:
+ * nats-server has none yet then). */
+static int
+info_full(struct dt_jw *w, struct st_stream *s, const struct info_req *q)
+{
+    const struct st_stream_hooks *h = st_registry_hooks(st_stream_registry(s));
+
+    info_members(w, s, q);
+    if (h->source_info)
+        h->source_info(h->arg, s, w);
+    return w->err;
+}
+
 int
 st_api_stream_info_members(struct dt_jw *w, struct st_stream *s)
 {
@@ -491,7 +504,10 @@ reply_info(struct api_ctx *c, const char *type, struct st_stream *s,
 {
     st_registry_api_count(c->r, false);
     begin(c, type);
-    info_members(&c->w, s, NULL);
+    if (did_create)
+        info_members(&c->w, s, NULL);
+    else
+        info_full(&c->w, s, NULL);
     if (did_create)
         dt_jw_kbool(&c->w, "did_create", true);
     return finish(c);
@@ -541,10 +557,7 @@ h_update(struct api_ctx *c)
     rc = parse_cfg(c, T_UPDATE, &cfg, &reply);
     if (rc != 0)
         return rc < 0 ? rc : reply;
-    /* a mirror passes nats-server's config check and is refused by the
-     * update rules ("can not be updated"), after the name and lookup */
-    bool mirror = cfg.has_mirror && cfg.nsubjects == 0 && !cfg.has_sources;
-    if (!mirror && st_stream_config_check(&cfg, &e) < 0) {
+    if (st_stream_config_check(&cfg, &e) < 0) {
         reply = api_error(c, T_UPDATE, &e, X_NONE);
         goto out;
     }
@@ -555,11 +568,6 @@ h_update(struct api_ctx *c)
     }
     if ((s = lookup(c)) == NULL) {
         reply = not_found(c, T_UPDATE, X_NONE);
-        goto out;
-    }
-    if (mirror) {
-        reply = api_error_code(c, T_UPDATE, 400, 10055, "stream mirror "
-                               "configuration can not be updated", X_NONE);
         goto out;
     }
     if (st_registry_update(c->r, s, &cfg, c->now, &e) < 0) {
@@ -628,7 +636,7 @@ h_info(struct api_ctx *c)
     dt_jw_kuint(&c->w, "total", paged ? q.subjects.n : 0);
     dt_jw_kuint(&c->w, "offset", paged ? q.off : 0);
     dt_jw_kuint(&c->w, "limit", paged ? q.lim : 0);
-    info_members(&c->w, s, &q);
+    info_full(&c->w, s, &q);
     rc = finish(c);
 out:
     subj_free(&q.subjects);
@@ -791,7 +799,7 @@ h_names(struct api_ctx *c, bool list)
                 continue;
             }
             dt_jw_begin_object(&c->w);
-            info_members(&c->w, v[i], NULL);
+            info_full(&c->w, v[i], NULL);
             dt_jw_end_object(&c->w);
         }
         dt_jw_end_array(&c->w);

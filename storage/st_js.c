@@ -162,6 +162,7 @@ unlink_stream(struct st_js *js, struct st_js_stream *t)
 static void
 stream_release(struct st_js_stream *t)
 {
+    st_js_src_free(t);
     free_strv(t->subjects, t->nsubjects);
     free(t->sub_ids);
     free(t->cons.v);
@@ -223,6 +224,7 @@ static void
 stream_opened(struct st_js *js, struct st_stream *s)
 {
     struct st_js_stream *t;
+    struct st_state st;
     size_t loaded = 0;
     int rc = stream_new(js, s, &t);
 
@@ -231,6 +233,13 @@ stream_opened(struct st_js *js, struct st_stream *s)
                  st_stream_name(s), strerror(-rc));
         return;
     }
+    st_stream_state(s, &st);
+    t->durable = st.last_seq;      /* what was reopened is on disk */
+    if (st_js_src_setup(t) < 0)
+        dt_error("storage: stream '%s': mirror/sources not set up: out of "
+                 "memory", t->name);
+    if (js->ntargets)
+        js->flagged = true;     /* a new origin: targets may copy */
     rc = st_cons_set_load(t->set, js->now, &loaded);
     if (rc < 0)
         dt_error("storage: stream '%s': consumers not restored: %s",
@@ -292,6 +301,9 @@ stream_updated(struct st_js_stream *t)
     t->nsubjects = cfg->nsubjects;
     fill_cs(t);
     t->touched = true;
+    if (st_js_src_setup(t) < 0)
+        dt_error("storage: stream '%s': update: sources not changed: out "
+                 "of memory", t->name);
 }
 
 /* ---- registry hooks ------------------------------------------------------ */
@@ -320,9 +332,11 @@ static void
 h_append(void *arg, struct st_stream *s, uint64_t seq, const char *subj,
          size_t len)
 {
+    struct st_js *js = arg;
     struct st_js_stream *t = user(s);
 
-    (void)arg;
+    if (js->ntargets)
+        js->flagged = true;     /* mirrors/sources copy it once durable */
     if (t == NULL)
         return;
     st_cons_set_on_append(t->set, seq, subj, len);
@@ -462,7 +476,11 @@ st_js_settle(struct st_js *js)
 
     if (!js->flagged)
         return;
+    /* hooks may flag again while this runs: that is kept */
+    js->flagged = false;
     for (struct st_js_stream *t = js->head; t; t = t->next) {
+        if (t->nsrc)
+            more |= st_js_src_walk(t, ST_JS_SRC_BUDGET);
         if (t->nacked)
             st_js_retire(t);
         if (t->recheck)
@@ -471,7 +489,7 @@ st_js_settle(struct st_js *js)
             recount(t);
         more |= t->recheck != 0 || t->nacked != 0;
     }
-    js->flagged = more;
+    js->flagged |= more;
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -497,6 +515,7 @@ reg_open(struct st_js *js)
     ro.hooks.on_purge = h_purge;
     ro.hooks.has_interest = h_interest;
     ro.hooks.consumer_count = h_count;
+    ro.hooks.source_info = st_js_src_info;
     ro.max_memory = js->o.max_memory;
     ro.max_store = js->o.max_store;
     return st_registry_open(&js->reg, &ro);
@@ -513,6 +532,8 @@ js_free(struct st_js *js)
     dt_buf_free(&js->errbuf);
     dt_buf_free(&js->resp);
     dt_buf_free(&js->scratch);
+    dt_buf_free(&js->srcmsg);
+    dt_buf_free(&js->srchdr);
     st_api_out_free(&js->api);
     st_js_fifo_clear(&js->out);
     st_js_fifo_clear(&js->ready);

@@ -27,6 +27,13 @@
  * mode); durable consumer creates/updates/deletes are answered after the
  * consumer log was flushed in the same st_js_run().
  *
+ * Mirrors and sources (streams of this server): once a message of an
+ * origin is durable, st_js_run() copies it into every mirror (same
+ * sequence and timestamp) and source (appended with "Nats-Stream-Source:
+ * <origin> <seq>") whose filter matches, at most ST_JS_SRC_BUDGET per
+ * stream and call; what was copied is derived from the target's own
+ * messages at open, so restarts and kill -9 neither skip nor repeat.
+ *
  * NOTES
  *   Ownership: the engine owns the registry, consumer sets and outboxes;
  *   opts.io is borrowed and must outlive it.  Strings passed to the port

@@ -1,9 +1,9 @@
 /*
  * st_js_int.h -- private to the JetStream engine (st_js.c: life cycle,
  * registry and consumer hooks, subscriptions, stats; st_js_pub.c: the
- * publish path, durable acks, retention removals; st_js_run.c: message
- * dispatch, held API replies, the port backlog, the run loop).  Not for
- * other modules: use st_js.h.
+ * publish path, durable acks, retention removals, mirror and source
+ * copies; st_js_run.c: message dispatch, held API replies, the port
+ * backlog, the run loop).  Not for other modules: use st_js.h.
  *
  * NOTES
  *   Queues are singly linked FIFOs of st_js_msg (one allocation per
@@ -66,6 +66,26 @@ struct st_js_cvec {
     size_t n, cap;
 };
 
+#define ST_JS_SRC_BUDGET 1024u         /* mirror/source copies per call */
+#define ST_JS_SRC_HB_NS (1000 * ST_JS_NS_MS)   /* "active" heartbeat */
+
+/* One mirror origin or source of a stream (same server).  pos is the
+ * last origin sequence dealt with; it is derived from the target's own
+ * messages (a mirror's last sequence; a source's last Nats-Stream-Source
+ * header naming the origin) at open, update and after a store failure,
+ * so it survives restarts without being stored. */
+struct st_js_src {
+    char *origin;
+    char *filter;                   /* NULL = every subject */
+    uint64_t start_seq;             /* opt_start_seq */
+    int64_t start_time;             /* opt_start_time (has_time) */
+    bool has_time;
+    bool init;                      /* pos derived */
+    uint64_t pos;
+    uint64_t lag;                   /* origin messages not copied yet */
+    int64_t active;                 /* last contact (realtime ns) */
+};
+
 /* The engine's side of one stream (st_stream_user()). */
 struct st_js_stream {
     struct st_js_stream *prev, *next;
@@ -88,6 +108,10 @@ struct st_js_stream {
     bool touched;                   /* timer cache stale */
     bool need_flush;                /* a held reply waits for its log */
     bool recount;                   /* store failed: recount consumers */
+    struct st_js_src *src;          /* mirror (one) or sources */
+    size_t nsrc;
+    bool mirror;
+    uint64_t durable;               /* highest sequence on disk */
 };
 
 struct st_js {
@@ -112,6 +136,8 @@ struct st_js {
     size_t pubq_bytes;              /* over every stream's pubq */
     bool hold_api;                  /* the current request writes a log */
     bool flagged;                   /* some stream has settle work */
+    size_t ntargets;                /* streams with a mirror or sources */
+    struct dt_buf srcmsg, srchdr;   /* mirror/source copy buffers */
     uint64_t dropped;
     int err_flush, err_tick;        /* last errors, logged once */
 };
@@ -140,6 +166,14 @@ void st_js_on_ack(void *arg, struct st_consumer *c, uint64_t lo,
                   uint64_t hi);
 void st_js_retire(struct st_js_stream *t);
 void st_js_recheck(struct st_js_stream *t, unsigned budget);
+
+/* st_js_pub.c: mirrors and sources */
+int st_js_src_setup(struct st_js_stream *t);
+void st_js_src_free(struct st_js_stream *t);
+/* Copy what the origins have (durable) and the target lacks, at most
+ * budget messages; true when the budget ran out. */
+bool st_js_src_walk(struct st_js_stream *t, unsigned budget);
+void st_js_src_info(void *arg, struct st_stream *s, struct dt_jw *w);
 
 /* st_js_run.c: output */
 void st_js_send(struct st_js *js, const struct st_js_parts *p);

@@ -312,11 +312,22 @@ st_js_on_done(void *arg, struct st_stream *s, const struct st_done *d)
             m = to_error(js, t, m, d->status);
         st_js_fifo_push(&js->ready, m);
     }
+    if (d->status == 0 && d->seq_lo != 0 && d->seq_hi > t->durable)
+        t->durable = d->seq_hi;
     if (d->status < 0) {
-        /* the store went back to what is on disk: consumers recount */
+        /* the store went back to what is on disk: consumers recount,
+         * mirrors and sources find again where they got */
+        struct st_state st;
+        st_store_state(st_stream_store(s), &st);
+        if (t->durable > st.last_seq)
+            t->durable = st.last_seq;
+        for (size_t i = 0; i < t->nsrc; i++)
+            t->src[i].init = false;
         t->recount = true;
         js->flagged = true;
     }
+    if (js->ntargets)
+        js->flagged = true;     /* origins may have more to copy */
 }
 
 /* ---- retention ----------------------------------------------------------- */

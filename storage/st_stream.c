@@ -2,7 +2,10 @@
  * st_stream.c -- the registry of streams in one store directory: open
  * (reload every stream, clean leftovers), create, update, delete, lookup
  * by name and by subject, the config file of each stream, and the timers
- * and flushes that walk every stream.
+ * and flushes that walk every stream.  Create and update also check a
+ * mirror's or source's filter against its origin's subjects and refuse
+ * cycles as nats-server 2.9.10 does (any stream reached twice through
+ * mirrors and sources, a diamond included: "detected cycle").
  *
  * NOTES
  *   Layout: <dir>/LOCK (flock: one registry per directory),
@@ -741,6 +744,106 @@ refuse_replicas(const struct st_stream_config *cfg, struct st_jserr *err)
     return -EINVAL;
 }
 
+/* ---- mirrors and sources ------------------------------------------------ */
+
+/* Names seen by the cycle walk (bounded by the streams of the registry
+ * plus the top level). */
+struct seen {
+    const char **v;
+    size_t n, cap;
+};
+
+static bool
+seen_add(struct seen *sn, const char *name)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        if (strcmp(sn->v[i], name) == 0)
+            return false;
+    if (sn->n < sn->cap)
+        sn->v[sn->n++] = name;
+    return true;
+}
+
+/* nats-server's walk: every stream reached through mirrors and sources
+ * must be new to the walk (a diamond counts as a cycle, as there). */
+static bool
+visit(const struct st_registry *r, struct seen *sn, const char *name)
+{
+    const struct st_stream *s;
+    const struct st_stream_config *c;
+
+    if (!seen_add(sn, name))
+        return false;
+    if ((s = st_registry_find(r, name, strlen(name))) == NULL)
+        return true;
+    c = &s->cfg;
+    if (c->mirror && c->mirror->name && !visit(r, sn, c->mirror->name))
+        return false;
+    for (size_t i = 0; i < c->nsources; i++)
+        if (c->sources[i].name && !visit(r, sn, c->sources[i].name))
+            return false;
+    return true;
+}
+
+/* Does the stream filter select anything of origin's subjects? */
+static int
+filter_check(const struct st_registry *r, const char *what,
+             const struct st_stream_source *ss, struct st_jserr *err)
+{
+    const struct st_stream *o;
+    const char *f = ss->filter_subject;
+
+    if (f == NULL || *f == '\0' || ss->name == NULL
+        || (o = st_registry_find(r, ss->name, strlen(ss->name))) == NULL)
+        return 0;
+    for (size_t i = 0; i < o->cfg.nsubjects; i++)
+        if (st_stream_subjects_collide(f, strlen(f), o->cfg.subjects[i],
+                                       strlen(o->cfg.subjects[i])))
+            return 0;
+    st_jserr_set(err, 500, 10052, "%s '%s' filter subject '%s' does not "
+                 "overlap with any origin stream subject", what, ss->name, f);
+    return -EINVAL;
+}
+
+/* Origins: filters that select nothing, cycles. */
+static int
+origin_checks(const struct st_registry *r, const struct st_stream_config *cfg,
+              struct st_jserr *err)
+{
+    struct seen sn = { 0 };
+    bool ok = true;
+
+    if (cfg->mirror && filter_check(r, "mirror", cfg->mirror, err) < 0)
+        return -EINVAL;
+    for (size_t i = 0; i < cfg->nsources; i++)
+        if (filter_check(r, "source", &cfg->sources[i], err) < 0)
+            return -EINVAL;
+    if (cfg->mirror == NULL && cfg->nsources == 0)
+        return 0;
+    sn.cap = r->n + cfg->nsources + 2;
+    if ((sn.v = calloc(sn.cap, sizeof(*sn.v))) == NULL) {
+        st_jserr_set(err, 500, 10049, "out of memory");
+        return -ENOMEM;
+    }
+    seen_add(&sn, cfg->name);
+    if (cfg->mirror && cfg->mirror->name)
+        ok = visit(r, &sn, cfg->mirror->name);
+    for (size_t i = 0; ok && i < cfg->nsources; i++) {
+        const char *n = cfg->sources[i].name;
+        bool dup = false;
+        for (size_t j = 0; j < i; j++)      /* one walk per name */
+            dup |= cfg->sources[j].name && n && strcmp(n,
+                                                  cfg->sources[j].name) == 0;
+        if (n && !dup)
+            ok = visit(r, &sn, n);
+    }
+    free(sn.v);
+    if (ok)
+        return 0;
+    st_jserr_set(err, 500, 10052, "detected cycle");
+    return -EINVAL;
+}
+
 static int
 create_checks(struct st_registry *r, const struct st_stream_config *cfg,
               struct st_stream **existing, struct st_jserr *err)
@@ -770,6 +873,8 @@ create_checks(struct st_registry *r, const struct st_stream_config *cfg,
         return -EINVAL;
     }
     if (limits_check(r, cfg->storage, cfg->max_bytes, err) < 0)
+        return -EINVAL;
+    if (origin_checks(r, cfg, err) < 0)
         return -EINVAL;
     if (overlaps(r, cfg, NULL)) {
         st_jserr_set(err, 400, 10065,
@@ -861,7 +966,8 @@ st_registry_update(struct st_registry *r, struct st_stream *s,
     }
     if ((rc = st_stream_config_update_check(&s->cfg, &ncfg, err)) < 0
         || (rc = update_limits_check(r, &s->cfg, &ncfg, err)) < 0
-        || (rc = refuse_replicas(&ncfg, err)) < 0)
+        || (rc = refuse_replicas(&ncfg, err)) < 0
+        || (rc = origin_checks(r, &ncfg, err)) < 0)
         goto out;
     if (overlaps(r, &ncfg, s)) {
         st_jserr_set(err, 400, 10065,

@@ -90,10 +90,24 @@ enum st_sstorage {
  * Strings are NUL-terminated heap copies (NULL = absent).  Durations are
  * ns.  After st_stream_config_check() the zero values have their
  * nats-server defaults (limits -1, duplicate_window 2 min or max_age,
- * num_replicas 1, subjects = [name]).  metadata (a 2.10 member) is kept
- * and echoed when present; placement is kept and echoed; mirror, sources
- * and republish are recognised only to be refused.
+ * num_replicas 1, subjects = [name] unless a mirror or sources are
+ * set).  metadata (a 2.10 member) is kept and echoed when present;
+ * placement is kept and echoed; mirror and sources (streams of this
+ * server only: "external" is refused) are kept and run by the engine;
+ * republish is recognised only to be refused.
  */
+
+/* StreamSource: a mirror's origin or one source. */
+struct st_stream_source {
+    char *name;
+    char *filter_subject;   /* NULL/"" = all */
+    uint64_t opt_start_seq;
+    int64_t opt_start_time; /* ns; valid when has_start_time */
+    int32_t start_tz;       /* its UTC offset (echoed as given) */
+    bool has_start_time;
+    bool has_external;      /* refused: no other domains here */
+};
+
 struct st_stream_config {
     char *name;
     char *description;
@@ -126,9 +140,12 @@ struct st_stream_config {
     bool allow_direct;
     bool mirror_direct;
     bool discard_new_per_subject;
-    bool has_mirror;        /* refused (not built yet) */
-    bool has_sources;
-    bool has_republish;
+    bool has_mirror;        /* mirror != NULL */
+    bool has_sources;       /* nsources > 0 */
+    bool has_republish;     /* refused (not built yet) */
+    struct st_stream_source *mirror;
+    struct st_stream_source *sources;
+    size_t nsources;
 };
 
 /* Parse a StreamConfig object with Go encoding/json rules (member names
@@ -196,6 +213,7 @@ enum st_stream_event {
  *   has_interest    interest retention: does any consumer want `subj`?
  *                   NULL = no consumer layer: every message is kept.
  *   consumer_count  consumers of the stream (stream info, account info)
+ *   source_info     StreamInfo "mirror" / "sources" (info, list, update)
  */
 struct st_stream_hooks {
     void *arg;
@@ -209,6 +227,9 @@ struct st_stream_hooks {
     bool (*has_interest)(void *arg, struct st_stream *s, const char *subj,
                          size_t len);
     uint64_t (*consumer_count)(void *arg, struct st_stream *s);
+    /* stream info: write the "mirror" / "sources" members (the
+     * engine keeps their state) into the open object */
+    void (*source_info)(void *arg, struct st_stream *s, struct dt_jw *w);
 };
 
 /*
@@ -372,6 +393,16 @@ int st_stream_publish(struct st_stream *s, const char *subj, size_t subj_len,
                       size_t hdr_len, const void *data, size_t data_len,
                       int64_t now, struct st_pub_result *res,
                       struct dt_buf *ack);
+
+/* A mirror's copy of origin message `seq` (kept: it must be above the
+ * mirror's last) with the origin's timestamp `ts`: no header checks, no
+ * dedupe; then the mirror's own limits.  *ticket gets the settle point.
+ * 0, -EAGAIN (buffers busy: nothing changed), -EMSGSIZE, -EINVAL (seq
+ * not above last), -EIO. */
+int st_stream_mirror_append(struct st_stream *s, uint64_t seq, int64_t ts,
+                            const char *subj, size_t subj_len,
+                            const void *hdr, size_t hdr_len, const void *data,
+                            size_t data_len, int64_t now, uint64_t *ticket);
 
 /* {"stream":"S", "seq":N} (+ "duplicate": true), byte for byte. */
 int st_stream_puback(const struct st_stream *s, uint64_t seq, bool duplicate,

@@ -2,7 +2,10 @@
  * st_stream_config.c -- the stream configuration: parsing StreamConfig
  * JSON with Go's encoding/json rules, nats-server 2.9.10's defaults and
  * validation (checkStreamCfg, configUpdateCheck), equality, the JSON it
- * echoes, and subject helpers (overlap, subset, names).
+ * echoes, and subject helpers (overlap, subset, names).  Mirror and
+ * sources (StreamSource) are parsed, checked for their shape (the checks
+ * against other streams, filters and cycles, are the registry's) and
+ * echoed; "external" and republish are refused.
  *
  * NOTES
  *   Ownership: a config owns every string it points to (heap copies).
@@ -11,6 +14,8 @@
  *   Errors: 0 or -errno; validation failures are -EINVAL with err set.
  */
 #include "st_stream.h"
+
+#include "st_consumer.h"     /* st_time_parse, st_time_format */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -146,6 +151,187 @@ strv_eq(char *const *a, size_t an, char *const *b, size_t bn)
     return true;
 }
 
+/* ---- StreamSource -------------------------------------------------------- */
+
+static void
+src_free(struct st_stream_source *ss)
+{
+    if (ss == NULL)
+        return;
+    free(ss->name);
+    free(ss->filter_subject);
+    memset(ss, 0, sizeof(*ss));
+}
+
+static int
+src_copy(struct st_stream_source *dst, const struct st_stream_source *src)
+{
+    *dst = *src;
+    dst->name = dst->filter_subject = NULL;
+    if (copy_str(&dst->name, src->name) < 0
+        || copy_str(&dst->filter_subject, src->filter_subject) < 0) {
+        src_free(dst);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static bool
+src_eq(const struct st_stream_source *a, const struct st_stream_source *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return str_eq(a->name, b->name)
+        && str_eq(a->filter_subject, b->filter_subject)
+        && a->opt_start_seq == b->opt_start_seq
+        && a->has_start_time == b->has_start_time
+        && (!a->has_start_time || a->opt_start_time == b->opt_start_time)
+        && a->has_external == b->has_external;
+}
+
+static bool
+srcv_eq(const struct st_stream_config *a, const struct st_stream_config *b)
+{
+    if (a->nsources != b->nsources)
+        return false;
+    for (size_t i = 0; i < a->nsources; i++)
+        if (!src_eq(&a->sources[i], &b->sources[i]))
+            return false;
+    return true;
+}
+
+static bool
+key_is(const char *k, size_t kn, const char *name)
+{
+    return strlen(name) == kn && strncasecmp(k, name, kn) == 0;
+}
+
+static int
+src_str(const struct dt_json *v, char **field)
+{
+    const char *p;
+    size_t n;
+
+    if (dt_json_is_null(v))
+        return 0;
+    if (dt_json_str(v, &p, &n) < 0)
+        return -EINVAL;
+    free(*field);
+    *field = xstrndup(p, n);
+    return *field ? 0 : -ENOMEM;
+}
+
+static int
+src_member(const struct dt_json *m, struct st_stream_source *ss)
+{
+    size_t kn;
+    const char *k = dt_json_key(m, &kn), *p;
+    size_t n;
+
+    if (key_is(k, kn, "name"))
+        return src_str(m, &ss->name);
+    if (key_is(k, kn, "filter_subject"))
+        return src_str(m, &ss->filter_subject);
+    if (key_is(k, kn, "opt_start_seq"))
+        return dt_json_is_null(m) ? 0 : dt_json_uint64(m, &ss->opt_start_seq);
+    if (key_is(k, kn, "opt_start_time")) {
+        ss->has_start_time = false;
+        if (dt_json_is_null(m))
+            return 0;
+        if (dt_json_str(m, &p, &n) < 0
+            || st_time_parse(p, n, &ss->opt_start_time, &ss->start_tz) < 0)
+            return -EINVAL;
+        ss->has_start_time = true;
+        return 0;
+    }
+    if (key_is(k, kn, "external")) {
+        if (!dt_json_is_null(m) && !dt_json_is(m, DT_JSON_OBJECT))
+            return -EINVAL;
+        ss->has_external = dt_json_is(m, DT_JSON_OBJECT);
+    }
+    return 0;
+}
+
+/* One StreamSource object (null: *ss stays zero, *present false). */
+static int
+src_parse(const struct dt_json *v, struct st_stream_source *ss)
+{
+    int rc;
+
+    if (dt_json_is_null(v))
+        return 0;
+    if (!dt_json_is(v, DT_JSON_OBJECT))
+        return -EINVAL;
+    for (const struct dt_json *m = dt_json_first(v); m; m = dt_json_next(m))
+        if ((rc = src_member(m, ss)) < 0)
+            return rc;
+    return 0;
+}
+
+static int
+get_mirror(const struct dt_json *v, struct st_stream_config *c)
+{
+    src_free(c->mirror);
+    free(c->mirror);
+    c->mirror = NULL;
+    c->has_mirror = false;
+    if (dt_json_is_null(v))
+        return 0;
+    if (!dt_json_is(v, DT_JSON_OBJECT))
+        return -EINVAL;
+    if ((c->mirror = calloc(1, sizeof(*c->mirror))) == NULL)
+        return -ENOMEM;
+    c->has_mirror = true;
+    return src_parse(v, c->mirror);
+}
+
+static int
+get_sources(const struct dt_json *v, struct st_stream_config *c)
+{
+    size_t n;
+    int rc;
+
+    for (size_t i = 0; i < c->nsources; i++)
+        src_free(&c->sources[i]);
+    free(c->sources);
+    c->sources = NULL;
+    c->nsources = 0;
+    c->has_sources = false;
+    if (dt_json_is_null(v))
+        return 0;
+    if (!dt_json_is(v, DT_JSON_ARRAY))
+        return -EINVAL;
+    if ((n = dt_json_count(v)) == 0)
+        return 0;
+    if ((c->sources = calloc(n, sizeof(*c->sources))) == NULL)
+        return -ENOMEM;
+    for (const struct dt_json *e = dt_json_first(v); e; e = dt_json_next(e)) {
+        c->nsources++;
+        if ((rc = src_parse(e, &c->sources[c->nsources - 1])) < 0)
+            return rc;
+    }
+    c->has_sources = true;
+    return 0;
+}
+
+static void
+json_source(struct dt_jw *w, const struct st_stream_source *ss)
+{
+    char tb[64];
+
+    dt_jw_begin_object(w);
+    dt_jw_kstr(w, "name", ss->name ? ss->name : "");
+    if (ss->opt_start_seq)
+        dt_jw_kuint(w, "opt_start_seq", ss->opt_start_seq);
+    if (ss->has_start_time
+        && st_time_format(tb, sizeof(tb), ss->opt_start_time,
+                          ss->start_tz) > 0)
+        dt_jw_kstr(w, "opt_start_time", tb);
+    if (ss->filter_subject && *ss->filter_subject)
+        dt_jw_kstr(w, "filter_subject", ss->filter_subject);
+    dt_jw_end_object(w);
+}
+
 void
 st_stream_config_free(struct st_stream_config *cfg)
 {
@@ -159,6 +345,11 @@ st_stream_config_free(struct st_stream_config *cfg)
     free_strv(cfg->placement_tags, cfg->nplacement_tags);
     free_strv(cfg->meta_keys, cfg->nmeta);
     free_strv(cfg->meta_vals, cfg->nmeta);
+    src_free(cfg->mirror);
+    free(cfg->mirror);
+    for (size_t i = 0; i < cfg->nsources; i++)
+        src_free(&cfg->sources[i]);
+    free(cfg->sources);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -172,6 +363,22 @@ st_stream_config_copy(struct st_stream_config *dst,
     dst->subjects = dst->placement_tags = NULL;
     dst->meta_keys = dst->meta_vals = NULL;
     dst->nsubjects = dst->nplacement_tags = dst->nmeta = 0;
+    dst->mirror = NULL;
+    dst->sources = NULL;
+    dst->nsources = 0;
+    if (src->mirror && (dst->mirror = calloc(1, sizeof(*dst->mirror))) == NULL)
+        goto err;
+    if (src->mirror && src_copy(dst->mirror, src->mirror) < 0)
+        goto err;
+    if (src->nsources
+        && (dst->sources = calloc(src->nsources, sizeof(*dst->sources)))
+               == NULL)
+        goto err;
+    for (size_t i = 0; i < src->nsources; i++) {
+        if (src_copy(&dst->sources[i], &src->sources[i]) < 0)
+            goto err;
+        dst->nsources = i + 1;
+    }
     if (copy_str(&dst->name, src->name) < 0
         || copy_str(&dst->description, src->description) < 0
         || copy_str(&dst->template_owner, src->template_owner) < 0
@@ -390,21 +597,13 @@ parse_member(const struct dt_json *m, int key, struct st_stream_config *c)
     case K_ROLLUP:          return dt_json_go_bool(m, &c->allow_rollup);
     case K_PLACEMENT:       return get_placement(m, c);
     case K_METADATA:        return get_metadata(m, c);
-    case K_MIRROR:
-        if (!dt_json_is_null(m) && !dt_json_is(m, DT_JSON_OBJECT))
-            return -EINVAL;
-        c->has_mirror = dt_json_is(m, DT_JSON_OBJECT);
-        return 0;
+    case K_MIRROR:          return get_mirror(m, c);
     case K_REPUBLISH:
         if (!dt_json_is_null(m) && !dt_json_is(m, DT_JSON_OBJECT))
             return -EINVAL;
         c->has_republish = dt_json_is(m, DT_JSON_OBJECT);
         return 0;
-    case K_SOURCES:
-        if (!dt_json_is_null(m) && !dt_json_is(m, DT_JSON_ARRAY))
-            return -EINVAL;
-        c->has_sources = dt_json_count(m) > 0;
-        return 0;
+    case K_SOURCES:         return get_sources(m, c);
     default:
         return 0;
     }
@@ -518,6 +717,8 @@ check_subjects(struct st_stream_config *c, struct st_jserr *err)
 {
     static const char api[] = "$JS.API.>";
 
+    if (c->nsubjects == 0 && (c->has_mirror || c->has_sources))
+        return 0;                   /* nats-server adds no default then */
     if (c->nsubjects == 0) {
         c->subjects = calloc(1, sizeof(char *));
         if (c->subjects == NULL || copy_str(&c->subjects[0], c->name) < 0)
@@ -550,10 +751,10 @@ nomem:
     return -ENOMEM;
 }
 
-/* Mirrors, sources and republish are not built: refuse them plainly,
- * after the checks nats-server makes on their shape first. */
+/* Mirrors and sources as nats-server checks their shape; streams of
+ * other domains ("external") do not exist here; republish is not built. */
 static int
-check_unsupported(const struct st_stream_config *c, struct st_jserr *err)
+check_sources(const struct st_stream_config *c, struct st_jserr *err)
 {
     if (c->has_mirror) {
         if (c->nsubjects > 0) {
@@ -566,11 +767,20 @@ check_unsupported(const struct st_stream_config *c, struct st_jserr *err)
                          "stream mirrors can not also contain other sources");
             return -EINVAL;
         }
-        return bad_cfg(err, "stream mirrors are not supported by this "
-                       "server");
+        if (c->mirror->name && strcmp(c->mirror->name, c->name) == 0)
+            return bad_cfg(err, "detected cycle");
+        if (c->mirror->has_external)
+            return bad_cfg(err, "stream mirror external is not supported by "
+                           "this server (no other JetStream domains)");
     }
-    if (c->has_sources)
-        return bad_cfg(err, "stream sources are not supported by this server");
+    for (size_t i = 0; i < c->nsources; i++) {
+        const struct st_stream_source *ss = &c->sources[i];
+        if (ss->name && strcmp(ss->name, c->name) == 0)
+            return bad_cfg(err, "detected cycle");
+        if (ss->has_external)
+            return bad_cfg(err, "stream source external is not supported by "
+                           "this server (no other JetStream domains)");
+    }
     if (c->has_republish)
         return bad_cfg(err, "stream republish is not supported by this "
                        "server");
@@ -601,7 +811,7 @@ st_stream_config_check(struct st_stream_config *c, struct st_jserr *err)
     limit_defaults(c);
     if ((rc = check_windows(c, err)) < 0
         || (rc = check_discard_new_per(c, err)) < 0
-        || (rc = check_unsupported(c, err)) < 0)
+        || (rc = check_sources(c, err)) < 0)
         return rc;
     return check_subjects(c, err);
 }
@@ -612,6 +822,11 @@ st_stream_config_update_check(const struct st_stream_config *old,
 {
     if (strcmp(c->name, old->name) != 0)
         return bad_cfg(err, "stream configuration name must match original");
+    if (!src_eq(c->mirror, old->mirror)) {
+        st_jserr_set(err, 400, 10055, "stream mirror configuration can not "
+                     "be updated");
+        return -EINVAL;
+    }
     if (c->max_consumers != old->max_consumers)
         return bad_cfg(err, "stream configuration update can not change "
                        "MaxConsumers");
@@ -674,7 +889,8 @@ st_stream_config_equal(const struct st_stream_config *a,
         && a->allow_rollup == b->allow_rollup
         && a->allow_direct == b->allow_direct
         && a->mirror_direct == b->mirror_direct
-        && a->discard_new_per_subject == b->discard_new_per_subject;
+        && a->discard_new_per_subject == b->discard_new_per_subject
+        && src_eq(a->mirror, b->mirror) && srcv_eq(a, b);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -728,6 +944,17 @@ st_stream_config_json(struct dt_jw *w, const struct st_stream_config *c)
         dt_jw_kint(w, "duplicate_window", c->duplicate_window);
     if (c->has_placement)
         json_placement(w, c);
+    if (c->mirror) {
+        dt_jw_key(w, "mirror");
+        json_source(w, c->mirror);
+    }
+    if (c->nsources) {
+        dt_jw_key(w, "sources");
+        dt_jw_begin_array(w);
+        for (size_t i = 0; i < c->nsources; i++)
+            json_source(w, &c->sources[i]);
+        dt_jw_end_array(w);
+    }
     dt_jw_kbool(w, "allow_direct", c->allow_direct);
     dt_jw_kbool(w, "mirror_direct", c->mirror_direct);
     if (c->discard_new_per_subject)

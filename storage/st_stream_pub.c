@@ -938,6 +938,35 @@ st_stream_publish(struct st_stream *s, const char *subj, size_t subj_len,
                             ack);
 }
 
+int
+st_stream_mirror_append(struct st_stream *s, uint64_t seq, int64_t ts,
+                        const char *subj, size_t subj_len, const void *hdr,
+                        size_t hdr_len, const void *data, size_t data_len,
+                        int64_t now, uint64_t *ticket)
+{
+    struct st_rec_in in = {
+        .subj = subj, .subj_len = subj_len, .hdr = hdr_len ? hdr : NULL,
+        .hdr_len = hdr_len, .data = data, .data_len = data_len,
+        .ts = ts ? ts : now, .seq = seq,
+    };
+    struct pub_hdrs ph = { 0 };
+    int rc;
+
+    if (s == NULL || subj == NULL || subj_len == 0 || seq == 0)
+        return -EINVAL;
+    if (s->npend || s->need_enforce)
+        st_stream_maintain(s);
+    if (s->npend + 3 > ST_PEND_MAX)
+        return -EAGAIN;
+    if ((rc = st_store_append(s->store, &in, NULL)) < 0)
+        return rc;
+    st_stream_changed(s);
+    after_store(s, subj, subj_len, &ph, false, now, seq);
+    if (ticket)
+        *ticket = st_store_ticket(s->store);
+    return 0;
+}
+
 /* ---- operations ---------------------------------------------------------- */
 
 int

@@ -1379,6 +1379,86 @@ out:
     return;
 }
 
+/* Mirrors and sources: catch-up at creation (a mirror keeps the origin's
+ * sequences, gaps included; a source adds Nats-Stream-Source after the
+ * origin's own headers), live copies past the per-call budget, StreamInfo
+ * members, and a reopen that copies nothing twice. */
+static void
+test_mirror_sources(void)
+{
+    enum { N = 2500 };
+    const char *r;
+
+    REQUIRE(open_limited("mir", 0, 0) == 0);
+    CHECK_STR(jstr(create("O", "o.>", NULL), "config.name"), "O");
+    CHECK_STR(pub_wait("o.a", NULL, "1"), "{\"stream\":\"O\", \"seq\":1}");
+    CHECK_STR(pub_wait("o.b", NULL, "2"), "{\"stream\":\"O\", \"seq\":2}");
+    CHECK_STR(pub_wait("o.a", NULL, "3"), "{\"stream\":\"O\", \"seq\":3}");
+    r = api("$JS.API.STREAM.MSG.DELETE.O", "{\"seq\":2}");
+    CHECK(strstr(r, "\"success\":true") != NULL);
+    r = api("$JS.API.STREAM.CREATE.M", "{\"name\":\"M\",\"mirror\":"
+            "{\"name\":\"O\"}}");
+    CHECK_STR(jstr(r, "config.mirror.name"), "O");
+    CHECK_INT(jint(r, "config.duplicate_window"), ==, -999);
+    CHECK_STR(jstr(r, "mirror.name"), "");      /* not in a create reply */
+    r = api("$JS.API.STREAM.CREATE.S", "{\"name\":\"S\",\"sources\":"
+            "[{\"name\":\"O\",\"filter_subject\":\"o.a\"}]}");
+    CHECK(strstr(r, "\"sources\":[{\"name\":\"O\",\"filter_subject\":"
+                 "\"o.a\"}]") != NULL);
+    CHECK(strstr(r, "\"subjects\"") == NULL);
+    pump();
+    r = api("$JS.API.STREAM.INFO.M", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 2);
+    CHECK_INT(jint(r, "state.first_seq"), ==, 1);
+    CHECK_INT(jint(r, "state.last_seq"), ==, 3);
+    CHECK_INT(jint(r, "state.num_deleted"), ==, 1);
+    CHECK_STR(jstr(r, "mirror.name"), "O");
+    CHECK_INT(jint(r, "mirror.lag"), ==, 0);
+    CHECK_INT(jint(r, "mirror.active"), >=, 0);
+    r = api("$JS.API.STREAM.MSG.GET.M", "{\"seq\":3}");
+    CHECK_STR(jstr(r, "message.subject"), "o.a");
+    CHECK_STR(jstr(r, "message.hdrs"), "");
+    r = api("$JS.API.STREAM.INFO.S", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 2);
+    r = api("$JS.API.STREAM.MSG.GET.S", "{\"seq\":2}");
+    CHECK_STR(jstr(r, "message.hdrs"), "TkFUUy8xLjANCk5hdHMtU3RyZWFtLVNvdXJj"
+              "ZTogTyAzDQoNCg==");         /* Nats-Stream-Source: O 3 */
+    /* the origin's headers come first */
+    CHECK_STR(pub_wait("o.a", "NATS/1.0\r\nX: y\r\n\r\n", "4"),
+              "{\"stream\":\"O\", \"seq\":4}");
+    pump();
+    r = api("$JS.API.STREAM.MSG.GET.S", "{\"seq\":3}");
+    CHECK_STR(jstr(r, "message.hdrs"), "TkFUUy8xLjANClg6IHkNCk5hdHMtU3RyZWFt"
+              "LVNvdXJjZTogTyA0DQoNCg==");
+    /* more than one call's budget */
+    for (int k = 0; k < N; k++)
+        publish(k % 2 ? "o.b" : "o.a", NULL, NULL, "x");
+    pump();
+    pump();
+    r = api("$JS.API.STREAM.INFO.M", "");
+    CHECK_INT(jint(r, "state.last_seq"), ==, 4 + N);
+    CHECK_INT(jint(r, "state.messages"), ==, 3 + N);
+    r = api("$JS.API.STREAM.INFO.S", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 3 + N / 2);
+    /* reopen: nothing twice, then the next one */
+    REQUIRE(open_limited("mir", 0, 0) == 0);
+    pump();
+    r = api("$JS.API.STREAM.INFO.S", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 3 + N / 2);
+    CHECK_STR(pub_wait("o.a", NULL, "z"), "{\"stream\":\"O\", \"seq\":2505}");
+    pump();
+    r = api("$JS.API.STREAM.INFO.S", "");
+    CHECK_INT(jint(r, "state.messages"), ==, 4 + N / 2);
+    r = api("$JS.API.STREAM.MSG.GET.S", "{\"seq\":1254}");
+    CHECK_STR(jstr(r, "message.hdrs"), "TkFUUy8xLjANCk5hdHMtU3RyZWFtLVNvdXJj"
+              "ZTogTyAyNTA1DQoNCg==");     /* O 2505 */
+    r = api("$JS.API.STREAM.INFO.M", "");
+    CHECK_INT(jint(r, "state.last_seq"), ==, 2505);
+    CHECK_INT(jint(r, "state.messages"), ==, 2504);
+out:
+    return;
+}
+
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -1439,6 +1519,7 @@ main(int argc, char **argv)
     test_limit_reservations();
     test_limit_publish();
     test_limit_reopen();
+    test_mirror_sources();
 out:
     st_js_close(js);
     st_io_close(uio);

@@ -309,10 +309,28 @@ static const struct cfg_case cfg_cases[] = {
     { "junk", 10025, "invalid JSON" },
     { "{\"name\":\"A\",\"mirror\":{\"name\":\"S\"},\"subjects\":[\"x\"]}",
       10034, "stream mirrors can not contain subjects" },
-    { "{\"name\":\"A\",\"mirror\":{\"name\":\"S\"}}", 10052,
-      "stream mirrors are not supported by this server" },
-    { "{\"name\":\"A\",\"sources\":[{\"name\":\"S\"}]}", 10052,
-      "stream sources are not supported by this server" },
+    { "{\"name\":\"A\",\"mirror\":{\"name\":\"S\"}}", 0, NULL },
+    { "{\"name\":\"A\",\"sources\":[{\"name\":\"S\"}]}", 0, NULL },
+    { "{\"name\":\"A\",\"mirror\":{\"name\":\"S\"},\"sources\":"
+      "[{\"name\":\"T\"}]}", 10031,
+      "stream mirrors can not also contain other sources" },
+    { "{\"name\":\"A\",\"mirror\":{\"name\":\"A\"}}", 10052,
+      "detected cycle" },
+    { "{\"name\":\"A\",\"sources\":[{\"name\":\"S\"},{\"name\":\"A\"}]}",
+      10052, "detected cycle" },
+    { "{\"name\":\"A\",\"sources\":[{\"name\":\"S\",\"external\":"
+      "{\"api\":\"$JS.x.API\"}}]}", 10052, "stream source external is not "
+      "supported by this server (no other JetStream domains)" },
+    { "{\"name\":\"A\",\"mirror\":{\"name\":\"S\",\"external\":"
+      "{\"api\":\"$JS.x.API\"}}}", 10052, "stream mirror external is not "
+      "supported by this server (no other JetStream domains)" },
+    { "{\"name\":\"A\",\"sources\":[{\"name\":\"S\",\"opt_start_time\":"
+      "\"bad\"}]}", 10025, "invalid JSON" },
+    { "{\"name\":\"A\",\"sources\":[{\"name\":\"S\",\"opt_start_seq\":"
+      "-1}]}", 10025, "invalid JSON" },
+    { "{\"name\":\"A\",\"sources\":[7]}", 10025, "invalid JSON" },
+    { "{\"name\":\"A\",\"republish\":{\"src\":\">\",\"dest\":\"x\"}}",
+      10052, "stream republish is not supported by this server" },
     { "{\"name\":\"A\",\"sources\":[],\"mirror\":null}", 0, NULL },
     { "{\"name\":\"A\",\"max_msgs\":null,\"name\":null}", 0, NULL },
 };
@@ -415,6 +433,60 @@ test_config_defaults(void)
               "\"deny_delete\":true,\"deny_purge\":false,\"allow_rollup_hdrs\":"
               "false,\"metadata\":{\"x\":\"y\"}}");
     free(j);
+}
+
+/* Mirror and sources: kept, echoed as nats-server 2.9.10 writes them (a
+ * mirror gets no duplicate window, neither gets default subjects), and
+ * a mirror can not be updated. */
+static void
+test_mirror_config(void)
+{
+    static const char tail[] = "\"allow_direct\":false,\"mirror_direct\":"
+        "false,\"sealed\":false,\"deny_delete\":false,\"deny_purge\":false,"
+        "\"allow_rollup_hdrs\":false}";
+    static const char head[] = "\"retention\":\"limits\",\"max_consumers\":"
+        "-1,\"max_msgs\":-1,\"max_bytes\":-1,\"max_age\":0,"
+        "\"max_msgs_per_subject\":-1,\"max_msg_size\":-1,\"discard\":"
+        "\"old\",\"storage\":\"file\",\"num_replicas\":1,";
+    char want[1024];
+    char *j = cfg_json("{\"name\":\"M\",\"mirror\":{\"name\":\"O\","
+                       "\"opt_start_seq\":2,\"opt_start_time\":"
+                       "\"2020-01-01T00:00:00Z\",\"filter_subject\":\"o.a\"}}");
+    snprintf(want, sizeof(want), "{\"name\":\"M\",%s\"mirror\":{\"name\":"
+             "\"O\",\"opt_start_seq\":2,\"opt_start_time\":"
+             "\"2020-01-01T00:00:00Z\",\"filter_subject\":\"o.a\"},%s", head,
+             tail);
+    CHECK_STR(j, want);
+    free(j);
+    j = cfg_json("{\"name\":\"S2\",\"subjects\":[\"s2\"],\"sources\":"
+                 "[{\"name\":\"O\",\"opt_start_seq\":3},{\"name\":\"NOPE\"}]}");
+    snprintf(want, sizeof(want), "{\"name\":\"S2\",\"subjects\":[\"s2\"],"
+             "%s\"duplicate_window\":120000000000,\"sources\":[{\"name\":"
+             "\"O\",\"opt_start_seq\":3},{\"name\":\"NOPE\"}],%s", head,
+             tail);
+    CHECK_STR(j, want);
+    free(j);
+
+    struct st_stream_config a, b, c;
+    struct st_jserr e = { 0 };
+    static const char ma[] = "{\"name\":\"M\",\"mirror\":{\"name\":\"O\"}}";
+    static const char mb[] = "{\"name\":\"M\",\"mirror\":{\"name\":\"P\"}}";
+    REQUIRE(st_stream_config_parse_text(ma, strlen(ma), &a, &e) == 0);
+    REQUIRE(st_stream_config_check(&a, &e) == 0);
+    REQUIRE(st_stream_config_parse_text(mb, strlen(mb), &b, &e) == 0);
+    REQUIRE(st_stream_config_check(&b, &e) == 0);
+    CHECK(!st_stream_config_equal(&a, &b));
+    CHECK(st_stream_config_update_check(&a, &b, &e) < 0);
+    CHECK_INT(e.err_code, ==, 10055);
+    CHECK_STR(e.description, "stream mirror configuration can not be "
+              "updated");
+    REQUIRE(st_stream_config_copy(&c, &a) == 0);
+    CHECK(st_stream_config_equal(&a, &c));
+    CHECK(st_stream_config_update_check(&a, &c, &e) == 0);
+    st_stream_config_free(&c);
+    st_stream_config_free(&b);
+out:
+    st_stream_config_free(&a);
 }
 
 static void
@@ -1360,6 +1432,7 @@ main(void)
     }
     test_config_errors();
     test_config_defaults();
+    test_mirror_config();
     test_subjects();
     test_registry();
     test_update();
