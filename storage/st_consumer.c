@@ -731,6 +731,8 @@ next_msg(struct st_consumer *c, int64_t now, struct cand *k)
         if (c->cfg.max_deliver > 0 && (int64_t)dc > c->cfg.max_deliver) {
             st_pend_exhaust(c, e, dc);
             st_cons_mark_dirty(c);
+            if (set->s->on_max_deliver != NULL)
+                set->s->on_max_deliver(set->s->arg, c, seq, dc - 1);
             continue;
         }
         rc = st_store_get(st, seq, &k->m, &set->scratch);

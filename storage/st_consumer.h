@@ -58,7 +58,9 @@
  *
  * DEVIATIONS from nats-server 2.9.10 (everything else was checked
  * against the real server's answers)
- *   - No advisories or ack metrics ($JS.EVENT.*) are produced.
+ *   - No advisories or ack metrics ($JS.EVENT.*) are produced here; the
+ *     owner publishes the max_deliver, created and deleted advisories
+ *     from on_max_deliver and on_event.
  *   - rate_limit_bps and sample_freq are validated and echoed, not
  *     enforced.  metadata (2.10) is ignored, as 2.9.10 ignores unknown
  *     members.  num_replicas > 1 is refused (10074) as on a single
@@ -307,6 +309,9 @@ enum st_cons_event {
  *                   sequences [lo, hi] (AckAll acks a range; AckNone
  *                   "acks" on delivery).  May be NULL for limits.
  *   on_event        a consumer was created / is being deleted.  May be NULL.
+ *   on_max_deliver  stream message sseq reached max_deliver (deliveries
+ *                   times) and will not be delivered again (nats-server's
+ *                   MAX_DELIVERIES advisory point).  May be NULL.
  *   has_interest    does a subject have subscribers (pull reply
  *                   subjects, push deliver subjects)?  NULL = always yes.
  *   state_dir       directory of the durable state log consumers.log
@@ -327,6 +332,8 @@ struct st_cons_stream {
                    uint64_t hi);
     void (*on_event)(void *arg, struct st_consumer *c,
                      enum st_cons_event ev);
+    void (*on_max_deliver)(void *arg, struct st_consumer *c, uint64_t sseq,
+                           uint64_t deliveries);
     bool (*has_interest)(void *arg, const char *subj, size_t len);
     void *arg;
     const char *state_dir;

@@ -17,6 +17,12 @@
  *   st_js_settle(), so no library is re-entered from its own callback.
  *   Subscription ids: API ids are fixed (enum st_js_sub); stream
  *   subjects get ids from ST_JS_SUB_STREAMS up, never reused (2^32).
+ *   Advisories (nats-server 2.9.10's JSON and subjects): stream
+ *   created / updated / deleted, consumer created / deleted (also an
+ *   ephemeral's inactivity delete, and every consumer of a deleted
+ *   stream before the stream's), max_deliver.  Nothing for what is
+ *   restored at open (js->quiet).  The id is 22 random base-62 chars
+ *   (a nuid's shape), the timestamp the engine's last `now`.
  *   Errors: allocation failures in hooks are logged; the stream then
  *   lives without a consumer layer (its messages are ignored).
  */
@@ -26,6 +32,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,6 +216,7 @@ stream_new(struct st_js *js, struct st_stream *s, struct st_js_stream **out)
         goto err;
     fill_cs(t);
     t->cs.on_event = h_cons_event;
+    t->cs.on_max_deliver = st_js_on_max_deliver;
     if ((rc = st_cons_set_new(&t->set, &t->cs)) < 0)
         goto err;
     link_stream(js, t);
@@ -240,7 +248,11 @@ stream_opened(struct st_js *js, struct st_stream *s)
                  "memory", t->name);
     if (js->ntargets)
         js->flagged = true;     /* a new origin: targets may copy */
+    bool quiet = js->quiet;
+    st_js_advise_stream(js, t->name, "CREATED", "create");
+    js->quiet = true;                   /* restored consumers */
     rc = st_cons_set_load(t->set, js->now, &loaded);
+    js->quiet = quiet;
     if (rc < 0)
         dt_error("storage: stream '%s': consumers not restored: %s",
                  t->name, strerror(-rc));
@@ -320,12 +332,30 @@ h_stream(void *arg, struct st_stream *s, enum st_stream_event ev)
     struct st_js *js = arg;
     struct st_js_stream *t = user(s);
 
-    if (ev == ST_STREAM_OPENED)
+    if (ev == ST_STREAM_OPENED) {
         stream_opened(js, s);
-    else if (ev == ST_STREAM_UPDATED && t != NULL)
+    } else if (ev == ST_STREAM_UPDATED && t != NULL) {
         stream_updated(t);
-    else if (ev == ST_STREAM_DELETING && t != NULL)
+        st_js_advise_stream(js, t->name, "UPDATED", "modify");
+    } else if (ev == ST_STREAM_DELETING && t != NULL) {
+        st_js_advise_stream_gone(t);
         stream_free(t, true);
+    }
+}
+
+/* A stream's republish copy: a plain core publish, in output order. */
+static void
+h_republish(void *arg, struct st_stream *s, const char *subj, size_t subj_len,
+            const void *hdr, size_t hdr_len, const void *data,
+            size_t data_len)
+{
+    struct st_js_parts p = {
+        .subj = subj, .subj_len = subj_len, .hdr = hdr, .hdr_len = hdr_len,
+        .data = data, .data_len = data_len,
+    };
+
+    (void)s;
+    st_js_send(arg, &p);
 }
 
 static void
@@ -431,6 +461,7 @@ h_cons_event(void *arg, struct st_consumer *c, enum st_cons_event ev)
     struct st_js_stream *t = arg;
 
     t->touched = true;
+    st_js_advise_consumer(t->js, t->name, c, ev == ST_CONS_CREATED);
     if (!st_consumer_is_pull(c)) {
         if (ev == ST_CONS_DELETED)
             cvec_del(&t->push, c);
@@ -516,6 +547,7 @@ reg_open(struct st_js *js)
     ro.hooks.has_interest = h_interest;
     ro.hooks.consumer_count = h_count;
     ro.hooks.source_info = st_js_src_info;
+    ro.hooks.republish = h_republish;
     ro.max_memory = js->o.max_memory;
     ro.max_store = js->o.max_store;
     return st_registry_open(&js->reg, &ro);
@@ -571,7 +603,9 @@ st_js_open(struct st_js **out, const struct st_js_opts *opts,
         return -ENOMEM;
     }
     sub_api(js);
+    js->quiet = true;                   /* streams restored: no advisories */
     rc = reg_open(js);
+    js->quiet = false;
     if (rc < 0) {
         dt_error("storage: %s: %s", opts->dir, strerror(-rc));
         unsub(js, ST_JS_SUB_API);

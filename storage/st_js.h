@@ -34,6 +34,15 @@
  * stream and call; what was copied is derived from the target's own
  * messages at open, so restarts and kill -9 neither skip nor repeat.
  *
+ * Republish: the stream layer hands each stored message's copy for the
+ * stream's republish dest to the engine, which publishes it at once
+ * through the port (before the PubAck, which waits for durability, as
+ * nats-server 2.9.10 sends its copy before its ack).
+ *
+ * Advisories ($JS.EVENT.ADVISORY.*, nats-server 2.9.10's JSON): stream
+ * created / updated / deleted, consumer created / deleted, consumer
+ * max_deliver; none for what st_js_open() restores; no API audit.
+ *
  * NOTES
  *   Ownership: the engine owns the registry, consumer sets and outboxes;
  *   opts.io is borrowed and must outlive it.  Strings passed to the port

@@ -135,6 +135,7 @@ struct st_js {
     struct st_js_fifo held;         /* API replies waiting for a flush */
     size_t pubq_bytes;              /* over every stream's pubq */
     bool hold_api;                  /* the current request writes a log */
+    bool quiet;                     /* restoring: no advisories */
     bool flagged;                   /* some stream has settle work */
     size_t ntargets;                /* streams with a mirror or sources */
     struct dt_buf srcmsg, srchdr;   /* mirror/source copy buffers */
@@ -184,5 +185,14 @@ void st_js_reply(struct st_js *js, const char *to, size_t to_len,
 void st_js_emit_outbox(struct st_js *js);
 void st_js_drain(struct st_js *js);
 void st_js_release(struct st_js *js);
+
+/* st_js_adv.c */
+void st_js_advise_stream(struct st_js *js, const char *name, const char *ev,
+                         const char *action);
+void st_js_advise_consumer(struct st_js *js, const char *stream,
+                           struct st_consumer *c, bool created);
+void st_js_advise_stream_gone(struct st_js_stream *t);
+void st_js_on_max_deliver(void *arg, struct st_consumer *c, uint64_t sseq,
+                          uint64_t deliveries);
 
 #endif /* ST_JS_INT_H */

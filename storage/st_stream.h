@@ -94,8 +94,17 @@ enum st_sstorage {
  * set).  metadata (a 2.10 member) is kept and echoed when present;
  * placement is kept and echoed; mirror and sources (streams of this
  * server only: "external" is refused) are kept and run by the engine;
- * republish is recognised only to be refused.
+ * republish is kept (src defaults to ">") and run by the stream layer
+ * (hooks.republish); of the 2.9.10 destination mapping functions only
+ * $N and {{wildcard(N)}} are built, the others are refused.
  */
+
+/* RePublish: after a message is stored, a copy goes to dest. */
+struct st_stream_republish {
+    char *src;              /* NULL/"" before the check: ">" after */
+    char *dest;
+    bool headers_only;
+};
 
 /* StreamSource: a mirror's origin or one source. */
 struct st_stream_source {
@@ -142,7 +151,7 @@ struct st_stream_config {
     bool discard_new_per_subject;
     bool has_mirror;        /* mirror != NULL */
     bool has_sources;       /* nsources > 0 */
-    bool has_republish;     /* refused (not built yet) */
+    struct st_stream_republish *republish;  /* NULL = none */
     struct st_stream_source *mirror;
     struct st_stream_source *sources;
     size_t nsources;
@@ -178,6 +187,16 @@ int st_stream_config_json(struct dt_jw *w, const struct st_stream_config *cfg);
 
 /* isValidName() plus the 2.9.10 path-separator rule; 0 or an error. */
 int st_stream_name_check(const char *name, size_t len, struct st_jserr *err);
+/* The republish transform (nats-server 2.9.10 newTransform): src and
+ * dest valid, no '*' in dest, '>' in both or neither; when src has
+ * wildcards, dest tokens "$N" / "{{wildcard(N)}}" (1 <= N <= the '*'
+ * count of src, every '*' used).  subj NULL: only validate.  Else write
+ * subj mapped to dest into out (appended).  0; -ENOENT subj does not
+ * match src; -EINVAL invalid transform; -ENOTSUP a mapping function
+ * this server does not build (partition, split...); -ENOMEM. */
+int st_stream_republish_map(const char *src, const char *dest,
+                            const char *subj, size_t subj_len,
+                            struct dt_buf *out);
 /* Do two subjects (wildcards allowed) match a common subject? */
 bool st_stream_subjects_collide(const char *a, size_t an, const char *b,
                                 size_t bn);
@@ -214,6 +233,9 @@ enum st_stream_event {
  *                   NULL = no consumer layer: every message is kept.
  *   consumer_count  consumers of the stream (stream info, account info)
  *   source_info     StreamInfo "mirror" / "sources" (info, list, update)
+ *   republish       a stored message's copy for the stream's republish
+ *                   dest, sent at once (before it is durable, as
+ *                   nats-server does, which republishes before its ack)
  */
 struct st_stream_hooks {
     void *arg;
@@ -230,6 +252,11 @@ struct st_stream_hooks {
     /* stream info: write the "mirror" / "sources" members (the
      * engine keeps their state) into the open object */
     void (*source_info)(void *arg, struct st_stream *s, struct dt_jw *w);
+    /* republish: a copy of a stored message to publish now (subject,
+     * full NATS header block, data; valid during the call) */
+    void (*republish)(void *arg, struct st_stream *s, const char *subj,
+                      size_t subj_len, const void *hdr, size_t hdr_len,
+                      const void *data, size_t data_len);
 };
 
 /*

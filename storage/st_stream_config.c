@@ -5,7 +5,9 @@
  * echoes, and subject helpers (overlap, subset, names).  Mirror and
  * sources (StreamSource) are parsed, checked for their shape (the checks
  * against other streams, filters and cycles, are the registry's) and
- * echoed; "external" and republish are refused.
+ * echoed; "external" is refused.  RePublish is parsed, checked
+ * (source subset, cycle, the transform) and echoed; its subject mapping
+ * (st_stream_republish_map) lives here too.
  *
  * NOTES
  *   Ownership: a config owns every string it points to (heap copies).
@@ -332,6 +334,318 @@ json_source(struct dt_jw *w, const struct st_stream_source *ss)
     dt_jw_end_object(w);
 }
 
+/* ---- RePublish ----------------------------------------------------------- */
+
+static void
+rp_free(struct st_stream_republish *rp)
+{
+    if (rp == NULL)
+        return;
+    free(rp->src);
+    free(rp->dest);
+    free(rp);
+}
+
+static int
+rp_copy(struct st_stream_republish **dst, const struct st_stream_republish *src)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return 0;
+    if ((*dst = calloc(1, sizeof(**dst))) == NULL)
+        return -ENOMEM;
+    (*dst)->headers_only = src->headers_only;
+    if (copy_str(&(*dst)->src, src->src) < 0
+        || copy_str(&(*dst)->dest, src->dest) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static bool
+rp_eq(const struct st_stream_republish *a, const struct st_stream_republish *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return str_eq(a->src, b->src) && str_eq(a->dest, b->dest)
+        && a->headers_only == b->headers_only;
+}
+
+static int
+get_republish(const struct dt_json *v, struct st_stream_config *c)
+{
+    struct st_stream_republish *rp;
+    int rc = 0;
+
+    rp_free(c->republish);
+    c->republish = NULL;
+    if (dt_json_is_null(v))
+        return 0;
+    if (!dt_json_is(v, DT_JSON_OBJECT))
+        return -EINVAL;
+    if ((rp = c->republish = calloc(1, sizeof(*rp))) == NULL)
+        return -ENOMEM;
+    for (const struct dt_json *m = dt_json_first(v); m && rc == 0;
+         m = dt_json_next(m)) {
+        size_t kn;
+        const char *k = dt_json_key(m, &kn);
+        if (key_is(k, kn, "src"))
+            rc = src_str(m, &rp->src);
+        else if (key_is(k, kn, "dest"))
+            rc = src_str(m, &rp->dest);
+        else if (key_is(k, kn, "headers_only"))
+            rc = dt_json_go_bool(m, &rp->headers_only);
+    }
+    return rc;
+}
+
+static void
+json_republish(struct dt_jw *w, const struct st_stream_republish *rp)
+{
+    dt_jw_key(w, "republish");
+    dt_jw_begin_object(w);
+    if (rp->src && *rp->src)
+        dt_jw_kstr(w, "src", rp->src);
+    dt_jw_kstr(w, "dest", rp->dest ? rp->dest : "");
+    if (rp->headers_only)
+        dt_jw_kbool(w, "headers_only", true);
+    dt_jw_end_object(w);
+}
+
+#define RP_MAX_PWC 64               /* '*' tokens a republish src may use */
+
+struct rp_tok {
+    const char *p;
+    size_t n;
+};
+
+/* Walks the '.'-separated tokens of s[0, n); pos > n: done. */
+struct rp_it {
+    const char *s;
+    size_t n, pos;
+};
+
+static struct rp_it
+rp_iter(const char *s, size_t n)
+{
+    struct rp_it it = { .s = s, .n = n, .pos = 0 };
+    return it;
+}
+
+static bool
+rp_more(const struct rp_it *it)
+{
+    return it->pos <= it->n;
+}
+
+static bool
+rp_next(struct rp_it *it, struct rp_tok *t)
+{
+    const char *dot;
+
+    if (!rp_more(it))
+        return false;
+    t->p = it->s + it->pos;
+    dot = memchr(t->p, '.', it->n - it->pos);
+    t->n = dot ? (size_t)(dot - t->p) : it->n - it->pos;
+    it->pos += t->n + 1;
+    return true;
+}
+
+static bool
+tok_is(const struct rp_tok *t, const char *s)
+{
+    return t->n == strlen(s) && memcmp(t->p, s, t->n) == 0;
+}
+
+static bool
+all_digits(const char *p, size_t n)
+{
+    if (n == 0 || n > 9)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    return true;
+}
+
+static void
+trim(const char **p, size_t *n)
+{
+    while (*n && (**p == ' ' || **p == '\t')) {
+        (*p)++;
+        (*n)--;
+    }
+    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+/* A dest token: 0 literal, N + 1 a reference to wildcard N (nats-server
+ * takes N = 0 as the subject's first token), -EINVAL a bad or unknown
+ * function, -ENOTSUP a function not built here. */
+static int
+rp_dest_token(const struct rp_tok *t)
+{
+    static const char *const other[] = {
+        "partition", "splitfromleft", "splitfromright", "slicefromleft",
+        "slicefromright", "split",
+    };
+    const char *p = t->p, *open;
+    size_t n = t->n, fl;
+
+    if (n >= 2 && p[0] == '$' && all_digits(p + 1, n - 1))
+        return atoi(p + 1) + 1;
+    if (n < 4 || memcmp(p, "{{", 2) != 0 || memcmp(p + n - 2, "}}", 2) != 0)
+        return 0;
+    p += 2;
+    n -= 4;
+    trim(&p, &n);
+    open = memchr(p, '(', n);
+    if (open == NULL || n == 0 || p[n - 1] != ')')
+        return -EINVAL;
+    fl = (size_t)(open - p);
+    const char *a = open + 1;
+    size_t an = n - fl - 2;
+    trim(&p, &fl);
+    trim(&a, &an);
+    if (fl == 8 && strncasecmp(p, "wildcard", 8) == 0)
+        return all_digits(a, an) ? atoi(a) + 1 : -EINVAL;
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+        if (fl == strlen(other[i]) && strncasecmp(p, other[i], fl) == 0)
+            return -ENOTSUP;
+    return -EINVAL;
+}
+
+/* Length of the first token of s[0, n). */
+static size_t
+strcspn_n(const char *s, size_t n)
+{
+    const char *dot = memchr(s, '.', n);
+
+    return dot ? (size_t)(dot - s) : n;
+}
+
+/* Match subj against src, collecting the '*' tokens and what '>' took. */
+static int
+rp_match(const char *src, const char *subj, size_t len, struct rp_tok *pwc,
+         size_t *npwc, struct rp_tok *rest)
+{
+    struct rp_it si = rp_iter(src, strlen(src)), it = rp_iter(subj, len);
+    struct rp_tok st, t;
+
+    *npwc = 0;
+    while (rp_next(&si, &st)) {
+        if (tok_is(&st, ">")) {
+            if (!rp_more(&it))
+                return -ENOENT;
+            rest->p = subj + it.pos;
+            rest->n = len - it.pos;
+            return 0;
+        }
+        if (!rp_next(&it, &t))
+            return -ENOENT;
+        if (tok_is(&st, "*")) {
+            if (*npwc >= RP_MAX_PWC)
+                return -EINVAL;
+            pwc[(*npwc)++] = t;
+        } else if (st.n != t.n || memcmp(st.p, t.p, t.n) != 0) {
+            return -ENOENT;
+        }
+    }
+    return rp_more(&it) ? -ENOENT : 0;
+}
+
+/* nats-server's subjectInfo(): no empty token, '>' only last (spaces
+ * and the like are allowed: "{{ wildcard( 1 ) }}"). */
+static bool
+rp_subject_valid(const char *s, size_t n)
+{
+    struct rp_it it = rp_iter(s, n);
+    struct rp_tok t;
+
+    if (n == 0)
+        return false;
+    while (rp_next(&it, &t))
+        if (t.n == 0 || (tok_is(&t, ">") && rp_more(&it)))
+            return false;
+    return true;
+}
+
+/* newTransform's checks on their own. */
+static int
+rp_validate(const char *src, const char *dest, size_t *npwc_out)
+{
+    size_t sl = strlen(src), dl = strlen(dest), npwc = 0, nph = 0;
+    bool sfwc = false, dfwc = false;
+    struct rp_it it;
+    struct rp_tok t;
+    int rc;
+
+    if (!rp_subject_valid(src, sl) || !rp_subject_valid(dest, dl))
+        return -EINVAL;
+    for (it = rp_iter(src, sl); rp_next(&it, &t);) {
+        npwc += tok_is(&t, "*");
+        sfwc |= tok_is(&t, ">");
+    }
+    for (it = rp_iter(dest, dl); rp_next(&it, &t);) {
+        if (tok_is(&t, "*"))
+            return -EINVAL;
+        dfwc |= tok_is(&t, ">");
+    }
+    if (sfwc != dfwc || npwc > RP_MAX_PWC)
+        return -EINVAL;
+    *npwc_out = npwc;
+    if (npwc == 0 && !sfwc)
+        return 0;                   /* dest is taken literally */
+    for (it = rp_iter(dest, dl); rp_next(&it, &t);) {
+        if ((rc = rp_dest_token(&t)) < 0)
+            return rc;
+        if (rc > (int)npwc + 1)
+            return -EINVAL;
+        nph += rc > 0;
+    }
+    return nph < npwc ? -EINVAL : 0;
+}
+
+int
+st_stream_republish_map(const char *src, const char *dest, const char *subj,
+                        size_t subj_len, struct dt_buf *out)
+{
+    struct rp_tok pwc[RP_MAX_PWC], rest = { 0 }, t;
+    size_t npwc = 0, n = 0, dl;
+    struct rp_it it;
+    int rc;
+
+    if (src == NULL || *src == '\0')
+        src = ">";
+    if (dest == NULL)
+        return -EINVAL;
+    if ((rc = rp_validate(src, dest, &npwc)) < 0)
+        return rc;
+    if (subj == NULL)
+        return 0;
+    if ((rc = rp_match(src, subj, subj_len, pwc, &n, &rest)) < 0)
+        return rc;
+    dl = strlen(dest);
+    if (npwc == 0 && dest[dl - 1] != '>')
+        return dt_buf_append(out, dest, dl);    /* literal src and dest */
+    for (it = rp_iter(dest, dl); rp_next(&it, &t);) {
+        int ref = rp_dest_token(&t);
+        if (t.p != dest && dt_buf_append(out, ".", 1) < 0)
+            return -ENOMEM;
+        if (tok_is(&t, ">"))
+            rc = dt_buf_append(out, rest.p, rest.n);
+        else if (ref == 1)
+            rc = dt_buf_append(out, subj, strcspn_n(subj, subj_len));
+        else if (ref > 1)
+            rc = dt_buf_append(out, pwc[ref - 2].p, pwc[ref - 2].n);
+        else
+            rc = dt_buf_append(out, t.p, t.n);
+        if (rc < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 void
 st_stream_config_free(struct st_stream_config *cfg)
 {
@@ -350,6 +664,7 @@ st_stream_config_free(struct st_stream_config *cfg)
     for (size_t i = 0; i < cfg->nsources; i++)
         src_free(&cfg->sources[i]);
     free(cfg->sources);
+    rp_free(cfg->republish);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -366,6 +681,7 @@ st_stream_config_copy(struct st_stream_config *dst,
     dst->mirror = NULL;
     dst->sources = NULL;
     dst->nsources = 0;
+    dst->republish = NULL;
     if (src->mirror && (dst->mirror = calloc(1, sizeof(*dst->mirror))) == NULL)
         goto err;
     if (src->mirror && src_copy(dst->mirror, src->mirror) < 0)
@@ -390,6 +706,8 @@ st_stream_config_copy(struct st_stream_config *dst,
     dst->nplacement_tags = src->nplacement_tags;
     if (copy_strv(&dst->placement_tags, src->placement_tags,
                   src->nplacement_tags) < 0)
+        goto err;
+    if (rp_copy(&dst->republish, src->republish) < 0)
         goto err;
     dst->nmeta = src->nmeta;
     if (copy_strv(&dst->meta_keys, src->meta_keys, src->nmeta) < 0
@@ -598,11 +916,7 @@ parse_member(const struct dt_json *m, int key, struct st_stream_config *c)
     case K_PLACEMENT:       return get_placement(m, c);
     case K_METADATA:        return get_metadata(m, c);
     case K_MIRROR:          return get_mirror(m, c);
-    case K_REPUBLISH:
-        if (!dt_json_is_null(m) && !dt_json_is(m, DT_JSON_OBJECT))
-            return -EINVAL;
-        c->has_republish = dt_json_is(m, DT_JSON_OBJECT);
-        return 0;
+    case K_REPUBLISH:       return get_republish(m, c);
     case K_SOURCES:         return get_sources(m, c);
     default:
         return 0;
@@ -752,7 +1066,7 @@ nomem:
 }
 
 /* Mirrors and sources as nats-server checks their shape; streams of
- * other domains ("external") do not exist here; republish is not built. */
+ * other domains ("external") do not exist here. */
 static int
 check_sources(const struct st_stream_config *c, struct st_jserr *err)
 {
@@ -781,9 +1095,47 @@ check_sources(const struct st_stream_config *c, struct st_jserr *err)
             return bad_cfg(err, "stream source external is not supported by "
                            "this server (no other JetStream domains)");
     }
-    if (c->has_republish)
-        return bad_cfg(err, "stream republish is not supported by this "
-                       "server");
+    return 0;
+}
+
+/* checkStreamCfg's republish part (after the subjects): src defaults to
+ * ">", must overlap a subject; dest must not; the transform must be
+ * valid. */
+static int
+check_republish(struct st_stream_config *c, struct st_jserr *err)
+{
+    struct st_stream_republish *rp = c->republish;
+    bool ok = false;
+    int rc;
+
+    if (rp == NULL)
+        return 0;
+    if (rp->src == NULL || *rp->src == '\0') {
+        free(rp->src);
+        if ((rp->src = xstrndup(">", 1)) == NULL) {
+            st_jserr_set(err, 500, 10049, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    const char *d = rp->dest ? rp->dest : "";
+    for (size_t i = 0; i < c->nsubjects && !ok; i++)
+        ok = st_stream_subjects_collide(rp->src, strlen(rp->src),
+                                        c->subjects[i], strlen(c->subjects[i]));
+    if (!ok)
+        return bad_cfg(err, "stream configuration for republish source is "
+                       "not valid subset of subjects");
+    for (size_t i = 0; i < c->nsubjects; i++)
+        if (st_stream_subjects_collide(d, strlen(d), c->subjects[i],
+                                       strlen(c->subjects[i])))
+            return bad_cfg(err, "stream configuration for republish "
+                           "destination forms a cycle");
+    rc = st_stream_republish_map(rp->src, d, NULL, 0, NULL);
+    if (rc == -ENOTSUP)
+        return bad_cfg(err, "stream configuration for republish destination "
+                       "mapping function is not supported by this server "
+                       "(only $N and {{wildcard(N)}})");
+    if (rc < 0)
+        return bad_cfg(err, "stream configuration for republish not valid");
     return 0;
 }
 
@@ -811,9 +1163,10 @@ st_stream_config_check(struct st_stream_config *c, struct st_jserr *err)
     limit_defaults(c);
     if ((rc = check_windows(c, err)) < 0
         || (rc = check_discard_new_per(c, err)) < 0
-        || (rc = check_sources(c, err)) < 0)
+        || (rc = check_sources(c, err)) < 0
+        || (rc = check_subjects(c, err)) < 0)
         return rc;
-    return check_subjects(c, err);
+    return check_republish(c, err);
 }
 
 int
@@ -890,7 +1243,8 @@ st_stream_config_equal(const struct st_stream_config *a,
         && a->allow_direct == b->allow_direct
         && a->mirror_direct == b->mirror_direct
         && a->discard_new_per_subject == b->discard_new_per_subject
-        && src_eq(a->mirror, b->mirror) && srcv_eq(a, b);
+        && src_eq(a->mirror, b->mirror) && srcv_eq(a, b)
+        && rp_eq(a->republish, b->republish);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -955,6 +1309,8 @@ st_stream_config_json(struct dt_jw *w, const struct st_stream_config *c)
             json_source(w, &c->sources[i]);
         dt_jw_end_array(w);
     }
+    if (c->republish)
+        json_republish(w, c->republish);
     dt_jw_kbool(w, "allow_direct", c->allow_direct);
     dt_jw_kbool(w, "mirror_direct", c->mirror_direct);
     if (c->discard_new_per_subject)

@@ -21,6 +21,11 @@
  *   distinct subject.
  *   Every change of a store is marked with st_stream_changed() (flush
  *   and the server-limit usage totals).
+ *   Republish: a stored (not skipped) message whose subject matches the
+ *   republish src goes at once to hooks.republish with its own headers
+ *   plus Nats-Stream, Nats-Subject, Nats-Sequence, Nats-Last-Sequence
+ *   (the subject's previous last sequence, read before the append) and,
+ *   headers_only, Nats-Msg-Size and no payload (nats-server 2.9.10).
  *   Ownership: dedupe ids are heap copies owned by the table.
  */
 #include "st_stream_int.h"
@@ -883,6 +888,70 @@ after_store(struct st_stream *s, const char *subj, size_t subj_len,
     enforce_limits(s, now, false);
 }
 
+/* ---- republish ------------------------------------------------------------ */
+
+/* Nats-Last-Sequence: the subject's last sequence before this message. */
+static uint64_t
+rp_last(struct st_stream *s, const char *subj, size_t len)
+{
+    struct st_subject_state ss = { 0 };
+
+    if (s->cfg.republish == NULL || s->reg->o.hooks.republish == NULL)
+        return 0;
+    st_store_subject_state(s->store, subj, len, &ss);
+    return ss.last_seq;
+}
+
+/* The header block of the copy: the message's own (status line kept)
+ * without its closing blank line, then the republish headers. */
+static int
+rp_headers(struct st_stream *s, struct dt_buf *b, const char *subj,
+           size_t subj_len, const char *hdr, size_t hdr_len, size_t data_len,
+           uint64_t seq, uint64_t last)
+{
+    int rc;
+
+    if (hdr_len >= 4 && memcmp(hdr + hdr_len - 4, "\r\n\r\n", 4) == 0)
+        rc = dt_buf_append(b, hdr, hdr_len - 2);
+    else if (hdr_len >= 2 && memcmp(hdr + hdr_len - 2, "\r\n", 2) == 0)
+        rc = dt_buf_append(b, hdr, hdr_len);
+    else
+        rc = dt_buf_puts(b, "NATS/1.0\r\n");
+    if (rc < 0)
+        return rc;
+    rc = dt_buf_printf(b, "Nats-Stream: %s\r\nNats-Subject: %.*s\r\n"
+                       "Nats-Sequence: %llu\r\nNats-Last-Sequence: %llu\r\n",
+                       s->cfg.name, (int)subj_len, subj,
+                       (unsigned long long)seq, (unsigned long long)last);
+    if (rc >= 0 && s->cfg.republish->headers_only)
+        rc = dt_buf_printf(b, "Nats-Msg-Size: %zu\r\n", data_len);
+    if (rc >= 0)
+        rc = dt_buf_puts(b, "\r\n");
+    return rc < 0 ? rc : 0;
+}
+
+static void
+republish(struct st_stream *s, const char *subj, size_t subj_len,
+          const void *hdr, size_t hdr_len, const void *data, size_t data_len,
+          uint64_t seq, uint64_t last)
+{
+    const struct st_stream_republish *rp = s->cfg.republish;
+    const struct st_stream_hooks *h = &s->reg->o.hooks;
+    struct dt_buf b = { 0 };
+    size_t dl;
+
+    if (rp == NULL || h->republish == NULL)
+        return;
+    if (st_stream_republish_map(rp->src, rp->dest, subj, subj_len, &b) == 0
+        && (dl = b.len) > 0
+        && rp_headers(s, &b, subj, subj_len, hdr, hdr_len, data_len, seq,
+                      last) == 0)
+        h->republish(h->arg, s, b.data, dl, b.data + dl, b.len - dl,
+                     rp->headers_only ? NULL : data,
+                     rp->headers_only ? 0 : data_len);
+    dt_buf_free(&b);
+}
+
 int
 st_stream_publish(struct st_stream *s, const char *subj, size_t subj_len,
                   const char *reply, size_t reply_len, const void *hdr,
@@ -917,11 +986,15 @@ st_stream_publish(struct st_stream *s, const char *subj, size_t subj_len,
         bool skip = no_interest(s, subj, subj_len);
         if (skip || !check_discard_new(s, subj, subj_len, hdr_len + data_len,
                                        res)) {
+            uint64_t last = skip ? 0 : rp_last(s, subj, subj_len);
             rc = do_append(s, subj, subj_len, hdr, hdr_len, data, data_len,
                            now, res);
             if (rc < 0)
                 return rc;
             if (res->status == ST_PUB_STORED) {
+                if (!skip)
+                    republish(s, subj, subj_len, hdr, hdr_len, data,
+                              data_len, res->seq, last);
                 after_store(s, subj, subj_len, &ph, skip, now, res->seq);
                 res->ticket = st_store_ticket(s->store);
             }

@@ -37,6 +37,7 @@
 #include "st_ack.h"
 #include "st_io.h"
 #include "st_js.h"
+#include "st_stream.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -1459,6 +1460,260 @@ out:
     return;
 }
 
+/* ---- republish ------------------------------------------------------------ */
+
+/* st_stream_republish_map(): subj mapped, or the error. */
+static struct dt_buf rp_buf;
+
+static const char *
+rp_map(const char *src, const char *dest, const char *subj, int *rc)
+{
+    struct dt_buf *bp = &rp_buf;
+
+    bp->len = 0;
+    *rc = st_stream_republish_map(src, dest, subj, subj ? strlen(subj) : 0,
+                                  bp);
+    if (dt_buf_append(bp, "", 1) < 0)
+        return "";
+    return bp->data;
+}
+
+/* The transform: $N, {{wildcard(N)}}, '>' and the refusals of 2.9.10's
+ * newTransform (checked against the real server). */
+static void
+test_republish_map(void)
+{
+    int rc;
+
+    CHECK_STR(rp_map("k.*.*", "rp.$2.$1", "k.a.b", &rc), "rp.b.a");
+    CHECK_INT(rc, ==, 0);
+    CHECK_STR(rp_map("k.*.*", "rp.{{ Wildcard( 2 ) }}.{{wildcard(1)}}",
+                     "k.a.b", &rc), "rp.b.a");
+    CHECK_STR(rp_map(">", "rp.>", "d.x.y", &rc), "rp.d.x.y");
+    CHECK_STR(rp_map(NULL, "rp.>", "d", &rc), "rp.d");
+    CHECK_STR(rp_map("a.*.>", "x.$1.>", "a.b.c.d", &rc), "x.b.c.d");
+    CHECK_STR(rp_map("r.*", "rp.$1.$1", "r.q", &rc), "rp.q.q");
+    /* nats-server maps wildcard 0 to the subject's first token */
+    CHECK_STR(rp_map("z.*", "rp.$0", "z.a", &rc), "rp.z");
+    CHECK_STR(rp_map("z.*", "rp.{{wildcard(0)}}", "z.a", &rc), "rp.z");
+    CHECK_STR(rp_map("n.x", "rp.$1", "n.x", &rc), "rp.$1");  /* literal */
+    CHECK_INT(rc, ==, 0);
+    rp_map("k.*", "rp.$1", "k.a.b", &rc);
+    CHECK_INT(rc, ==, -ENOENT);
+    rp_map("a.>", "x.>", "a", &rc);
+    CHECK_INT(rc, ==, -ENOENT);
+    rp_map("n.x", "rp", "n.y", &rc);
+    CHECK_INT(rc, ==, -ENOENT);
+    static const char *const bad[][2] = {
+        { "f.*.z", "rp.x" },        /* a wildcard not used */
+        { "g.>", "rp.*" },          /* '*' in dest */
+        { "h.>", "" },
+        { "i.>", "rp..x" },
+        { "l.>", "rp.x" },          /* '>' in src only */
+        { "t.*", "rp.x.>" },        /* '>' in dest only */
+        { "m.*", "rp.$2" },         /* index past the wildcards */
+        { "m.*", "rp.$1x" },        /* not a reference: $1 unused */
+        { "m.*", "rp.{{nope(1)}}" },
+        { "m.*", "rp.{{wildcard(x)}}" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rp_map(bad[i][0], bad[i][1], NULL, &rc);
+        CHECK_MSG(rc == -EINVAL, "%s -> %s: %d", bad[i][0], bad[i][1], rc);
+    }
+    rp_map("o.*", "rp.{{partition(3,1)}}", NULL, &rc);
+    CHECK_INT(rc, ==, -ENOTSUP);
+    dt_buf_free(&rp_buf);
+}
+
+/* Copies through the port: own headers + Nats-Stream/Subject/Sequence/
+ * Last-Sequence (per subject), headers_only with Nats-Msg-Size; sent
+ * before the PubAck; none for a duplicate or outside src; the config
+ * survives a reopen; an update can drop it. */
+static void
+test_republish(void)
+{
+    static const char cfg_err[] = "stream configuration for republish ";
+    const char *r;
+    char desc[128];
+    long i;
+
+    REQUIRE(open_limited("rp", 0, 0) == 0);
+    r = create("E1", "e1.>", "\"republish\":{\"src\":\"e1.>\","
+               "\"dest\":\"e1.x\"}");
+    snprintf(desc, sizeof(desc), "%sdestination forms a cycle", cfg_err);
+    check_api_err(r, TYPE("stream_create_response"), 500, 10052, desc);
+    r = create("E2", "e2.>", "\"republish\":{\"src\":\"e3.>\","
+               "\"dest\":\"rp\"}");
+    snprintf(desc, sizeof(desc), "%ssource is not valid subset of subjects",
+             cfg_err);
+    check_api_err(r, TYPE("stream_create_response"), 500, 10052, desc);
+    r = create("E3", "e3.>", "\"republish\":{\"src\":\"e3.>\","
+               "\"dest\":\"rp.x\"}");
+    snprintf(desc, sizeof(desc), "%snot valid", cfg_err);
+    check_api_err(r, TYPE("stream_create_response"), 500, 10052, desc);
+    r = create("E4", "e4.*", "\"republish\":{\"dest\":\"rp.{{split(1,-)}}\"}");
+    CHECK_INT(jint(r, "error.err_code"), ==, 10052);
+    r = create("E5", "e5.*", "\"republish\":7");
+    CHECK_INT(jint(r, "error.err_code"), ==, 10025);
+
+    /* src defaults to ">", which needs a '>' in dest */
+    r = create("RP", "rpa.*", "\"republish\":{\"dest\":\"rpo.$1\"}");
+    check_api_err(r, TYPE("stream_create_response"), 500, 10052, desc);
+    r = create("RP", "rpa.*", "\"max_msgs_per_subject\":1,\"republish\":"
+               "{\"src\":\"rpa.*\",\"dest\":\"rpo.$1\"}");
+    CHECK(strstr(r, "\"duplicate_window\":120000000000,\"republish\":"
+                 "{\"src\":\"rpa.*\",\"dest\":\"rpo.$1\"},\"allow_direct\"")
+          != NULL);
+    r = create("RH", "rph.>", "\"republish\":{\"dest\":\"rpo.h.>\","
+               "\"headers_only\":true}");
+    CHECK(strstr(r, "\"republish\":{\"src\":\">\",\"dest\":\"rpo.h.>\","
+                 "\"headers_only\":true},") != NULL);
+
+    size_t from = npubs;
+    CHECK_STR(pub_wait("rpa.k", "NATS/1.0\r\nFoo: bar\r\n\r\n", "v1"),
+              "{\"stream\":\"RP\", \"seq\":1}");
+    i = find_pub("rpo.k", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].hdr, "NATS/1.0\r\nFoo: bar\r\nNats-Stream: RP\r\n"
+              "Nats-Subject: rpa.k\r\nNats-Sequence: 1\r\n"
+              "Nats-Last-Sequence: 0\r\n\r\n");
+    CHECK_STR(pubs[i].data, "v1");
+    CHECK_STR(pubs[i].reply, "");
+    CHECK_INT(i + 1, <, (long)npubs);               /* the ack came after */
+    CHECK_STR(pubs[i + 1].data, "{\"stream\":\"RP\", \"seq\":1}");
+    pub_wait("rpa.j", NULL, "v2");
+    pub_wait("rpa.k", "NATS/1.0\r\nNats-Msg-Id: d1\r\n\r\n", "v3");
+    pub_wait("rpa.k", "NATS/1.0\r\nNats-Msg-Id: d1\r\n\r\n", "v3");
+    CHECK_INT(count_pubs("rpo.k", from), ==, 2);    /* not the duplicate */
+    CHECK_INT(count_pubs("rpo.j", from), ==, 1);
+    i = find_pub("rpo.k", from, 1);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].hdr, "NATS/1.0\r\nNats-Msg-Id: d1\r\nNats-Stream: RP\r\n"
+              "Nats-Subject: rpa.k\r\nNats-Sequence: 3\r\n"
+              "Nats-Last-Sequence: 1\r\n\r\n");
+
+    pub_wait("rph.a.b", NULL, "12345");
+    i = find_pub("rpo.h.rph.a.b", from, 0);
+    REQUIRE(i >= 0);
+    CHECK_STR(pubs[i].hdr, "NATS/1.0\r\nNats-Stream: RH\r\n"
+              "Nats-Subject: rph.a.b\r\nNats-Sequence: 1\r\n"
+              "Nats-Last-Sequence: 0\r\nNats-Msg-Size: 5\r\n\r\n");
+    CHECK_STR(pubs[i].data, "");
+
+    /* the config is kept on disk */
+    REQUIRE(open_limited("rp", 0, 0) == 0);
+    r = api("$JS.API.STREAM.INFO.RP", "");
+    CHECK_STR(jstr(r, "config.republish.dest"), "rpo.$1");
+    from = npubs;
+    pub_wait("rpa.k", NULL, "v4");
+    i = find_pub("rpo.k", from, 0);
+    REQUIRE(i >= 0);
+    CHECK(strstr(pubs[i].hdr, "Nats-Sequence: 4\r\nNats-Last-Sequence: 3\r\n")
+          != NULL);
+    /* an update drops it: no more copies */
+    r = update("RP", "rpa.*", "\"max_msgs_per_subject\":1");
+    CHECK_STR(jstr(r, "config.republish.dest"), "");
+    pub_wait("rpa.k", NULL, "v5");
+    CHECK_INT(count_pubs("rpo.k", from), ==, 1);
+out:
+    return;
+}
+
+/* An advisory published since `from` on subj: its JSON (static) or "". */
+static const char *
+advisory(const char *subj, size_t from)
+{
+    long i = find_pub(subj, from, 0);
+
+    return i >= 0 ? pubs[i].data : "";
+}
+
+/* The members every advisory has, then its own. */
+static void
+check_adv(const char *r, const char *type, const char *stream,
+          const char *consumer, const char *action)
+{
+    char t[96];
+
+    snprintf(t, sizeof(t), "io.nats.jetstream.advisory.v1.%s", type);
+    CHECK_STR(jstr(r, "type"), t);
+    CHECK_INT(strlen(jstr(r, "id")), ==, 22);
+    CHECK(strncmp(jstr(r, "timestamp"), "2023-11-14T22:", 14) == 0);
+    CHECK_STR(jstr(r, "stream"), stream);
+    if (consumer)
+        CHECK_STR(jstr(r, "consumer"), consumer);
+    if (action)
+        CHECK_STR(jstr(r, "action"), action);
+}
+
+/* Stream and consumer created / updated / deleted, max_deliver (member
+ * order as nats-server 2.9.10), nothing for what a reopen restores. */
+static void
+test_advisories(void)
+{
+    static const char pfx[] = "$JS.EVENT.ADVISORY.";
+    const char *r;
+    size_t from;
+
+    REQUIRE(open_limited("adv", 0, 0) == 0);
+    create("AV", "av.*", NULL);
+    r = advisory("$JS.EVENT.ADVISORY.STREAM.CREATED.AV", 0);
+    check_adv(r, "stream_action", "AV", NULL, "create");
+    CHECK(strstr(r, "Z\",\"stream\":\"AV\",\"action\":\"create\"}") != NULL);
+    from = npubs;
+    create("AV", "av.*", NULL);                     /* no change: none */
+    CHECK_INT(count_pubs("$JS.EVENT.ADVISORY.STREAM.CREATED.AV", from), ==, 0);
+    update("AV", "av.*", "\"max_msgs\":100");
+    check_adv(advisory("$JS.EVENT.ADVISORY.STREAM.UPDATED.AV", from),
+              "stream_action", "AV", NULL, "modify");
+
+    r = api("$JS.API.CONSUMER.DURABLE.CREATE.AV.P", "{\"stream_name\":\"AV\","
+            "\"config\":{\"durable_name\":\"P\",\"deliver_subject\":\"adv.p\","
+            "\"ack_policy\":\"explicit\",\"ack_wait\":1000000000,"
+            "\"max_deliver\":2}}");
+    CHECK_STR(jstr(r, "name"), "P");
+    r = advisory("$JS.EVENT.ADVISORY.CONSUMER.CREATED.AV.P", from);
+    check_adv(r, "consumer_action", "AV", "P", "create");
+    CHECK(strstr(r, "\"stream\":\"AV\",\"consumer\":\"P\",\"action\":"
+                 "\"create\"}") != NULL);
+    api("$JS.API.CONSUMER.DURABLE.CREATE.AV.Q", "{\"stream_name\":\"AV\","
+        "\"config\":{\"durable_name\":\"Q\",\"ack_policy\":\"explicit\"}}");
+    CHECK_STR(pub_wait("av.x", NULL, "m"), "{\"stream\":\"AV\", \"seq\":1}");
+    /* two deliveries, then the third attempt gives up */
+    int64_t start = now;
+    for (int k = 0; k < 200 && now - start < 5 * SEC; k++) {
+        int64_t d = st_js_next_deadline(js);
+        now = d > now ? d : now + 1;
+        pump();
+    }
+    CHECK_INT(count_pubs("adv.p", from), ==, 2);
+    r = advisory("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.AV.P", from);
+    check_adv(r, "max_deliver", "AV", "P", NULL);
+    CHECK(strstr(r, "\"stream\":\"AV\",\"consumer\":\"P\",\"stream_seq\":1,"
+                 "\"deliveries\":2}") != NULL);
+    CHECK_INT(count_pubs("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.AV.P",
+                         from), ==, 1);
+
+    /* a reopen restores streams and consumers silently */
+    from = npubs;
+    REQUIRE(open_limited("adv", 0, 0) == 0);
+    for (size_t i = 0; i < npubs; i++)
+        CHECK_MSG(strncmp(pubs[i].subj, pfx, sizeof(pfx) - 1) != 0,
+                  "advisory %s at open", pubs[i].subj);
+    api("$JS.API.CONSUMER.DELETE.AV.P", "");
+    check_adv(advisory("$JS.EVENT.ADVISORY.CONSUMER.DELETED.AV.P", 0),
+              "consumer_action", "AV", "P", "delete");
+    from = npubs;
+    api("$JS.API.STREAM.DELETE.AV", "");
+    long q = find_pub("$JS.EVENT.ADVISORY.CONSUMER.DELETED.AV.Q", from, 0);
+    long s = find_pub("$JS.EVENT.ADVISORY.STREAM.DELETED.AV", from, 0);
+    CHECK(q >= 0 && s > q);
+    check_adv(advisory("$JS.EVENT.ADVISORY.STREAM.DELETED.AV", from),
+              "stream_action", "AV", NULL, "delete");
+out:
+    return;
+}
+
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -1520,6 +1775,9 @@ main(int argc, char **argv)
     test_limit_publish();
     test_limit_reopen();
     test_mirror_sources();
+    test_republish_map();
+    test_republish();
+    test_advisories();
 out:
     st_js_close(js);
     st_io_close(uio);

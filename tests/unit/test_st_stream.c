@@ -330,7 +330,15 @@ static const struct cfg_case cfg_cases[] = {
       "-1}]}", 10025, "invalid JSON" },
     { "{\"name\":\"A\",\"sources\":[7]}", 10025, "invalid JSON" },
     { "{\"name\":\"A\",\"republish\":{\"src\":\">\",\"dest\":\"x\"}}",
-      10052, "stream republish is not supported by this server" },
+      10052, "stream configuration for republish not valid" },
+    { "{\"name\":\"A\",\"republish\":{\"dest\":\"A\"}}",
+      10052, "stream configuration for republish destination forms a cycle" },
+    { "{\"name\":\"A\",\"republish\":{\"src\":\"B\",\"dest\":\"x\"}}",
+      10052, "stream configuration for republish source is not valid subset "
+      "of subjects" },
+    { "{\"name\":\"A\",\"republish\":{\"dest\":\"x.>\"}}", 0, NULL },
+    { "{\"name\":\"A\",\"republish\":{\"dest\":\"x.>\",\"headers_only\":"
+      "1}}", 10025, "invalid JSON" },
     { "{\"name\":\"A\",\"sources\":[],\"mirror\":null}", 0, NULL },
     { "{\"name\":\"A\",\"max_msgs\":null,\"name\":null}", 0, NULL },
 };
