@@ -24,32 +24,6 @@
 
 #define WAIT_MS 5000
 
-static void
-request(natsConnection *nc, const char *subj, const char *body, char *out,
-        size_t len)
-{
-    natsMsg *m = NULL;
-
-    out[0] = '\0';
-    if (natsConnection_Request(&m, nc, subj, body, (int)strlen(body),
-                               WAIT_MS) != NATS_OK) {
-        printf("no reply on %s: %s\n", subj, nats_GetLastError(NULL));
-        return;
-    }
-    snprintf(out, len, "%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
-    natsMsg_Destroy(m);
-}
-
-static const char *
-jstr(const char *json, const char *key)
-{
-    static char buf[512];
-
-    if (dt_json_str(json, key, buf, sizeof(buf)) < 0)
-        buf[0] = '\0';
-    return buf;
-}
-
 /* The next advisory other than an API audit. */
 static natsStatus
 next_adv(natsSubscription *sub, natsMsg **m, int ms)
@@ -84,9 +58,9 @@ expect_adv(natsSubscription *sub, const char *subj, const char *type,
              natsMsg_GetData(m));
     CHECK_STR(natsMsg_GetSubject(m), subj);
     snprintf(t, sizeof(t), "io.nats.jetstream.advisory.v1.%s", type);
-    CHECK_STR(jstr(body, "type"), t);
-    CHECK_INT(strlen(jstr(body, "id")), ==, 22);
-    CHECK(strlen(jstr(body, "timestamp")) >= 20);
+    CHECK_STR(dt_jstr(body, "type"), t);
+    CHECK_INT(strlen(dt_jstr(body, "id")), ==, 22);
+    CHECK(strlen(dt_jstr(body, "timestamp")) >= 20);
     CHECK_MSG(strncmp(body, "{\"type\":", 8) == 0
               && strstr(body, "\",\"id\":\"") != NULL
               && strstr(body, "\",\"timestamp\":\"") != NULL, "%s", body);
@@ -124,26 +98,29 @@ run(natsConnection *nc)
         return;
     }
     natsConnection_Flush(nc);
-    request(nc, "$JS.API.STREAM.CREATE.ADV", "{\"name\":\"ADV\",\"subjects\":"
-            "[\"adv\"]}", r, sizeof(r));
-    request(nc, "$JS.API.STREAM.CREATE.ADV", "{\"name\":\"ADV\",\"subjects\":"
-            "[\"adv\"]}", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.CREATE.ADV",
+              "{\"name\":\"ADV\",\"subjects\":"
+              "[\"adv\"]}", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.CREATE.ADV",
+              "{\"name\":\"ADV\",\"subjects\":"
+              "[\"adv\"]}", r, sizeof(r));
     expect_adv(sub, "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV", "stream_action",
                ",\"stream\":\"ADV\",\"action\":\"create\"}");
-    request(nc, "$JS.API.STREAM.UPDATE.ADV", "{\"name\":\"ADV\",\"subjects\":"
-            "[\"adv\",\"adv2\"]}", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.UPDATE.ADV",
+              "{\"name\":\"ADV\",\"subjects\":"
+              "[\"adv\",\"adv2\"]}", r, sizeof(r));
     expect_adv(sub, "$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV", "stream_action",
                ",\"stream\":\"ADV\",\"action\":\"modify\"}");
-    request(nc, "$JS.API.CONSUMER.DURABLE.CREATE.ADV.D", ccfg, r, sizeof(r));
-    request(nc, "$JS.API.CONSUMER.DURABLE.CREATE.ADV.D", ccfg, r, sizeof(r));
-    CHECK_STR(jstr(r, "name"), "D");
+    dt_js_req(nc, "$JS.API.CONSUMER.DURABLE.CREATE.ADV.D", ccfg, r, sizeof(r));
+    dt_js_req(nc, "$JS.API.CONSUMER.DURABLE.CREATE.ADV.D", ccfg, r, sizeof(r));
+    CHECK_STR(dt_jstr(r, "name"), "D");
     expect_adv(sub, "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.D",
                "consumer_action", ",\"stream\":\"ADV\",\"consumer\":\"D\","
                "\"action\":\"create\"}");
     expect_none(sub, 300);
-    request(nc, "adv", "x", r, sizeof(r));
+    dt_js_req(nc, "adv", "x", r, sizeof(r));
     /* delivered once, not acked; the next pull finds it exhausted */
-    request(nc, "$JS.API.CONSUMER.MSG.NEXT.ADV.D", "{\"batch\":1}", r,
+    dt_js_req(nc, "$JS.API.CONSUMER.MSG.NEXT.ADV.D", "{\"batch\":1}", r,
             sizeof(r));
     CHECK_STR(r, "x");
     dt_sleep_ms(600);
@@ -154,16 +131,16 @@ run(natsConnection *nc)
     expect_adv(sub, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ADV.D",
                "max_deliver", ",\"stream\":\"ADV\",\"consumer\":\"D\","
                "\"stream_seq\":1,\"deliveries\":1}");
-    request(nc, "$JS.API.CONSUMER.DELETE.ADV.D", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.CONSUMER.DELETE.ADV.D", "", r, sizeof(r));
     expect_adv(sub, "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.D",
                "consumer_action", ",\"stream\":\"ADV\",\"consumer\":\"D\","
                "\"action\":\"delete\"}");
-    request(nc, "$JS.API.CONSUMER.DURABLE.CREATE.ADV.E", "{\"stream_name\":"
+    dt_js_req(nc, "$JS.API.CONSUMER.DURABLE.CREATE.ADV.E", "{\"stream_name\":"
             "\"ADV\",\"config\":{\"durable_name\":\"E\"}}", r, sizeof(r));
     expect_adv(sub, "$JS.EVENT.ADVISORY.CONSUMER.CREATED.ADV.E",
                "consumer_action", ",\"stream\":\"ADV\",\"consumer\":\"E\","
                "\"action\":\"create\"}");
-    request(nc, "$JS.API.STREAM.DELETE.ADV", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.DELETE.ADV", "", r, sizeof(r));
     expect_adv(sub, "$JS.EVENT.ADVISORY.CONSUMER.DELETED.ADV.E",
                "consumer_action", ",\"stream\":\"ADV\",\"consumer\":\"E\","
                "\"action\":\"delete\"}");

@@ -31,43 +31,6 @@
 
 static char payload[PAYLOAD];
 
-/* A request; its reply payload (NUL-terminated) in out ("" on none). */
-static void
-request(natsConnection *nc, const char *subj, const char *body, char *out,
-        size_t len)
-{
-    natsMsg *m = NULL;
-
-    out[0] = '\0';
-    if (natsConnection_Request(&m, nc, subj, body, (int)strlen(body),
-                               WAIT_MS) != NATS_OK) {
-        printf("no reply on %s: %s\n", subj, nats_GetLastError(NULL));
-        return;
-    }
-    snprintf(out, len, "%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
-    natsMsg_Destroy(m);
-}
-
-static long long
-jint(const char *json, const char *key)
-{
-    long long v = -999;
-
-    if (dt_json_int(json, key, &v) < 0)
-        return -999;
-    return v;
-}
-
-static const char *
-jstr(const char *json, const char *key)
-{
-    static char buf[256];
-
-    if (dt_json_str(json, key, buf, sizeof(buf)) < 0)
-        buf[0] = '\0';
-    return buf;
-}
-
 /* Create stream name on subject subj with extra config members. */
 static void
 create(natsConnection *nc, const char *name, const char *subj,
@@ -78,15 +41,7 @@ create(natsConnection *nc, const char *name, const char *subj,
     snprintf(s, sizeof(s), "$JS.API.STREAM.CREATE.%s", name);
     snprintf(body, sizeof(body), "{\"name\":\"%s\",\"subjects\":[\"%s\"]%s%s}",
              name, subj, extra ? "," : "", extra ? extra : "");
-    request(nc, s, body, out, len);
-}
-
-static void
-check_err(const char *r, int code, int err_code, const char *desc)
-{
-    CHECK_INT(jint(r, "code"), ==, code);
-    CHECK_INT(jint(r, "err_code"), ==, err_code);
-    CHECK_STR(jstr(r, "description"), desc);
+    dt_js_req(nc, s, body, out, len);
 }
 
 /* The /jsz member `key` reaches `want` (bounded wait: the numbers may be
@@ -123,9 +78,9 @@ test_info(natsConnection *nc)
 {
     char r[2048];
 
-    request(nc, "$JS.API.INFO", "", r, sizeof(r));
-    CHECK_INT(jint(r, "max_memory"), ==, -1);
-    CHECK_INT(jint(r, "max_storage"), ==, -1);
+    dt_js_req(nc, "$JS.API.INFO", "", r, sizeof(r));
+    CHECK_INT(dt_jint(r, "max_memory"), ==, -1);
+    CHECK_INT(dt_jint(r, "max_storage"), ==, -1);
 }
 
 /* (a) max_bytes above the limit; no max_bytes when all is reserved. */
@@ -136,18 +91,18 @@ test_create_too_big(const struct dt_server *s, natsConnection *nc)
 
     snprintf(extra, sizeof(extra), "\"max_bytes\":%d", 2 * LIMIT);
     create(nc, "A", "a", extra, r, sizeof(r));
-    check_err(r, 500, 10047, "insufficient storage resources available");
+    dt_js_err(r, 500, 10047, "insufficient storage resources available");
     snprintf(extra, sizeof(extra), "\"max_bytes\":%d,\"storage\":\"memory\"",
              2 * LIMIT);
     create(nc, "AM", "am", extra, r, sizeof(r));
-    check_err(r, 500, 10028, "insufficient memory resources available");
+    dt_js_err(r, 500, 10028, "insufficient memory resources available");
     snprintf(extra, sizeof(extra), "\"max_bytes\":%d", LIMIT);
     create(nc, "A", "a", extra, r, sizeof(r));
-    CHECK_INT(jint(r, "max_bytes"), ==, LIMIT);
+    CHECK_INT(dt_jint(r, "max_bytes"), ==, LIMIT);
     check_jsz(s, "reserved_storage", LIMIT);
     create(nc, "B", "b", NULL, r, sizeof(r));
-    check_err(r, 500, 10047, "insufficient storage resources available");
-    request(nc, "$JS.API.STREAM.DELETE.A", "", r, sizeof(r));
+    dt_js_err(r, 500, 10047, "insufficient storage resources available");
+    dt_js_req(nc, "$JS.API.STREAM.DELETE.A", "", r, sizeof(r));
     CHECK(strstr(r, "\"success\":true") != NULL);
     check_jsz(s, "reserved_storage", 0);
 }
@@ -163,23 +118,23 @@ test_two_reservations(const struct dt_server *s, natsConnection *nc)
         snprintf(extra, sizeof(extra), "\"storage\":\"%s\",\"max_bytes\":%d",
                  st[k], LIMIT / 2);
         create(nc, "C", "c", extra, r, sizeof(r));
-        CHECK_INT(jint(r, "max_bytes"), ==, LIMIT / 2);
+        CHECK_INT(dt_jint(r, "max_bytes"), ==, LIMIT / 2);
         snprintf(extra, sizeof(extra), "\"storage\":\"%s\",\"max_bytes\":%d",
                  st[k], LIMIT / 2 + 1);
         create(nc, "D", "d", extra, r, sizeof(r));
         if (k == 0)
-            check_err(r, 500, 10047, "insufficient storage resources "
+            dt_js_err(r, 500, 10047, "insufficient storage resources "
                       "available");
         else
-            check_err(r, 500, 10028, "insufficient memory resources "
+            dt_js_err(r, 500, 10028, "insufficient memory resources "
                       "available");
         snprintf(extra, sizeof(extra), "\"storage\":\"%s\",\"max_bytes\":%d",
                  st[k], LIMIT / 2);
         create(nc, "D", "d", extra, r, sizeof(r));
-        CHECK_INT(jint(r, "max_bytes"), ==, LIMIT / 2);
+        CHECK_INT(dt_jint(r, "max_bytes"), ==, LIMIT / 2);
         check_jsz(s, k ? "reserved_memory" : "reserved_storage", LIMIT);
-        request(nc, "$JS.API.STREAM.DELETE.C", "", r, sizeof(r));
-        request(nc, "$JS.API.STREAM.DELETE.D", "", r, sizeof(r));
+        dt_js_req(nc, "$JS.API.STREAM.DELETE.C", "", r, sizeof(r));
+        dt_js_req(nc, "$JS.API.STREAM.DELETE.D", "", r, sizeof(r));
         check_jsz(s, k ? "reserved_memory" : "reserved_storage", 0);
     }
 }
@@ -212,34 +167,34 @@ test_publish_past_limit(const struct dt_server *s, natsConnection *nc)
     long long v;
 
     create(nc, "F", "f", NULL, r, sizeof(r));
-    CHECK_STR(jstr(r, "name"), "F");
+    CHECK_STR(dt_jstr(r, "name"), "F");
     create(nc, "H", "h", "\"max_bytes\":100000", r, sizeof(r));
-    CHECK_STR(jstr(r, "name"), "H");
+    CHECK_STR(dt_jstr(r, "name"), "H");
     /* usage <= limit: stored (the last one passes it), then refused */
     CHECK_INT(fill(nc, "f", r, sizeof(r)), ==, 105);
     CHECK_STR(r, "{\"error\":{\"code\":503,\"err_code\":10023,"
               "\"description\":\"insufficient resources\"},\"stream\":\"F\","
               "\"seq\":0}");
     /* any file stream, even one with room of its own */
-    request(nc, "h", "x", r, sizeof(r));
-    check_err(r, 503, 10023, "insufficient resources");
+    dt_js_req(nc, "h", "x", r, sizeof(r));
+    dt_js_err(r, 503, 10023, "insufficient resources");
     CHECK(dt_http_wait_int(s->http_port, "/jsz", "storage", LIMIT + 1,
                            WAIT_MS, &v) == 0);
     /* memory has its own limit */
     create(nc, "M", "m", "\"storage\":\"memory\"", r, sizeof(r));
-    CHECK_STR(jstr(r, "storage"), "memory");
+    CHECK_STR(dt_jstr(r, "storage"), "memory");
     CHECK_INT(fill(nc, "m", r, sizeof(r)), ==, 105);
     CHECK_STR(r, "{\"error\":{\"code\":503,\"err_code\":10023,"
               "\"description\":\"insufficient resources\"},\"stream\":\"M\","
               "\"seq\":0}");
     /* room again; the refused publishes used no sequence */
-    request(nc, "$JS.API.STREAM.PURGE.F", "{\"keep\":50}", r, sizeof(r));
-    CHECK_INT(jint(r, "purged"), ==, 55);
-    request(nc, "f", "x", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.PURGE.F", "{\"keep\":50}", r, sizeof(r));
+    CHECK_INT(dt_jint(r, "purged"), ==, 55);
+    dt_js_req(nc, "f", "x", r, sizeof(r));
     CHECK_STR(r, "{\"stream\":\"F\", \"seq\":106}");
-    request(nc, "$JS.API.STREAM.DELETE.M", "", r, sizeof(r));
-    request(nc, "$JS.API.STREAM.DELETE.F", "", r, sizeof(r));
-    request(nc, "$JS.API.STREAM.DELETE.H", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.DELETE.M", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.DELETE.F", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.DELETE.H", "", r, sizeof(r));
 }
 
 /* Two 512 KiB reservations, then a restart under 700 KiB: the first in
@@ -253,9 +208,9 @@ test_restart_smaller(struct dt_server *s, const char *store)
     REQUIRE((nc = dt_nats_connect(s->url, NULL)) != NULL);
     snprintf(extra, sizeof(extra), "\"max_bytes\":%d", LIMIT / 2);
     create(nc, "RA", "ra", extra, r, sizeof(r));
-    CHECK_STR(jstr(r, "name"), "RA");
+    CHECK_STR(dt_jstr(r, "name"), "RA");
     create(nc, "RB", "rb", extra, r, sizeof(r));
-    CHECK_STR(jstr(r, "name"), "RB");
+    CHECK_STR(dt_jstr(r, "name"), "RB");
     natsConnection_Destroy(nc);
     nc = NULL;
     CHECK_INT(dt_server_stop(s), >=, 0);     /* nats-server exits 1 */
@@ -264,11 +219,11 @@ test_restart_smaller(struct dt_server *s, const char *store)
              "  max_file_store: 700KB\n  max_memory_store: 1MB\n}\n", store);
     REQUIRE(dt_server_start(s, conf, NULL) == 0);
     REQUIRE((nc = dt_nats_connect(s->url, NULL)) != NULL);
-    request(nc, "$JS.API.STREAM.NAMES", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.NAMES", "", r, sizeof(r));
     CHECK(strstr(r, "\"streams\":[\"RA\"]") != NULL);
     check_jsz(s, "reserved_storage", LIMIT / 2);
-    request(nc, "$JS.API.STREAM.INFO.RB", "", r, sizeof(r));
-    CHECK_INT(jint(r, "err_code"), ==, 10059);
+    dt_js_req(nc, "$JS.API.STREAM.INFO.RB", "", r, sizeof(r));
+    CHECK_INT(dt_jint(r, "err_code"), ==, 10059);
 out:
     natsConnection_Destroy(nc);
 }

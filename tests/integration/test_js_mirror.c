@@ -42,61 +42,6 @@ static bool dialtone;
     } while (0)
 
 static void
-request(natsConnection *nc, const char *subj, const char *body, char *out,
-        size_t len)
-{
-    natsMsg *m = NULL;
-
-    out[0] = '\0';
-    if (natsConnection_Request(&m, nc, subj, body, (int)strlen(body),
-                               WAIT_MS) != NATS_OK) {
-        printf("no reply on %s: %s\n", subj, nats_GetLastError(NULL));
-        return;
-    }
-    snprintf(out, len, "%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
-    natsMsg_Destroy(m);
-}
-
-static long long
-jint(const char *json, const char *key)
-{
-    long long v = -999;
-
-    if (dt_json_int(json, key, &v) < 0)
-        return -999;
-    return v;
-}
-
-static const char *
-jstr(const char *json, const char *key)
-{
-    static char buf[512];
-
-    if (dt_json_str(json, key, buf, sizeof(buf)) < 0)
-        buf[0] = '\0';
-    return buf;
-}
-
-static void
-check_err(const char *r, int code, int err_code, const char *desc)
-{
-    CHECK_INT(jint(r, "code"), ==, code);
-    CHECK_INT(jint(r, "err_code"), ==, err_code);
-    CHECK_STR(jstr(r, "description"), desc);
-}
-
-/* $JS.API.STREAM.CREATE.<name> with a raw config. */
-static void
-create_raw(natsConnection *nc, const char *name, const char *cfg, char *r,
-           size_t len)
-{
-    char subj[128];
-
-    snprintf(subj, sizeof(subj), "$JS.API.STREAM.CREATE.%s", name);
-    request(nc, subj, cfg, r, len);
-}
-
-static void
 publish(jsCtx *js, const char *subj, const char *data)
 {
     jsPubAck *pa = NULL;
@@ -149,7 +94,7 @@ msg_get(natsConnection *nc, const char *stream, uint64_t seq, char *r,
 
     snprintf(subj, sizeof(subj), "$JS.API.STREAM.MSG.GET.%s", stream);
     snprintf(body, sizeof(body), "{\"seq\":%llu}", (unsigned long long)seq);
-    request(nc, subj, body, r, len);
+    dt_js_req(nc, subj, body, r, len);
     if (strstr(r, "\"error\"") != NULL)
         r[0] = '\0';
 }
@@ -191,11 +136,11 @@ check_mirror(natsConnection *nc, jsCtx *js, const char *mirror,
                   a[0] ? "has it" : "none", b[0] ? "has it" : "none");
         if (a[0] == '\0' || b[0] == '\0')
             continue;
-        snprintf(ta, sizeof(ta), "%s", jstr(a, "time"));
-        snprintf(da, sizeof(da), "%s", jstr(a, "data"));
-        CHECK_STR(jstr(b, "time"), ta);
-        CHECK_INT(jint(b, "seq"), ==, (long long)q);
-        CHECK_STR(jstr(b, "data"), da);
+        snprintf(ta, sizeof(ta), "%s", dt_jstr(a, "time"));
+        snprintf(da, sizeof(da), "%s", dt_jstr(a, "data"));
+        CHECK_STR(dt_jstr(b, "time"), ta);
+        CHECK_INT(dt_jint(b, "seq"), ==, (long long)q);
+        CHECK_STR(dt_jstr(b, "data"), da);
     }
 }
 
@@ -212,7 +157,7 @@ check_source(jsCtx *js, natsConnection *nc, const char *source,
     NEED(state(js, origin, &om, &ol) == 0);
     for (uint64_t q = from; q <= ol && n < MAXSEQ; q++) {
         msg_get(nc, origin, q, r, sizeof(r));
-        if (r[0] && (subj == NULL || strcmp(jstr(r, "subject"), subj) == 0))
+        if (r[0] && (subj == NULL || strcmp(dt_jstr(r, "subject"), subj) == 0))
             want[n++] = q;
     }
     /* the source may hold direct publishes too: count only its copies */
@@ -309,13 +254,13 @@ test_catch_up(natsConnection *nc, jsCtx *js)
     }
     jsStreamInfo_Destroy(si);
     char r[4096];
-    request(nc, "$JS.API.STREAM.INFO.S2", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.INFO.S2", "", r, sizeof(r));
     CHECK(strstr(r, "\"sources\":[{\"name\":\"O\",\"lag\":0,\"active\":")
           != NULL);
     CHECK(strstr(r, "{\"name\":\"NOPE\",\"lag\":0,\"active\":-1,\"error\":"
                  "{\"code\":404,\"err_code\":10059,\"description\":"
                  "\"stream not found\"}}]") != NULL);
-    request(nc, "$JS.API.STREAM.INFO.S", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.INFO.S", "", r, sizeof(r));
     CHECK(strstr(r, "\"config\":{\"name\":\"S\",\"retention\"") != NULL);
     CHECK(strstr(r, "\"sources\":[{\"name\":\"O\",\"filter_subject\":"
                  "\"o.a\"}]") != NULL);
@@ -330,7 +275,7 @@ test_late_origin(natsConnection *nc, jsCtx *js)
     char r[4096];
 
     CHECK(add(js, "ML", NULL, &m, NULL, 0, &jerr) == NATS_OK);
-    request(nc, "$JS.API.STREAM.INFO.ML", "", r, sizeof(r));
+    dt_js_req(nc, "$JS.API.STREAM.INFO.ML", "", r, sizeof(r));
     CHECK(strstr(r, "\"mirror\":{\"name\":\"LATE\",\"lag\":0,\"active\":-1,"
                  "\"error\":{\"code\":404,\"err_code\":10059,"
                  "\"description\":\"stream not found\"}}") != NULL);
@@ -347,43 +292,43 @@ test_errors(natsConnection *nc)
     char r[2048];
     natsMsg *m = NULL;
 
-    create_raw(nc, "E1", "{\"name\":\"E1\",\"subjects\":[\"e1\"],\"mirror\":"
+    dt_js_create(nc, "E1", "{\"name\":\"E1\",\"subjects\":[\"e1\"],\"mirror\":"
                "{\"name\":\"O\"}}", r, sizeof(r));
-    check_err(r, 400, 10034, "stream mirrors can not contain subjects");
-    create_raw(nc, "E2", "{\"name\":\"E2\",\"mirror\":{\"name\":\"O\"},"
+    dt_js_err(r, 400, 10034, "stream mirrors can not contain subjects");
+    dt_js_create(nc, "E2", "{\"name\":\"E2\",\"mirror\":{\"name\":\"O\"},"
                "\"sources\":[{\"name\":\"O\"}]}", r, sizeof(r));
-    check_err(r, 400, 10031, "stream mirrors can not also contain other "
+    dt_js_err(r, 400, 10031, "stream mirrors can not also contain other "
               "sources");
-    create_raw(nc, "E3", "{\"name\":\"E3\",\"mirror\":{\"name\":\"E3\"}}", r,
+    dt_js_create(nc, "E3", "{\"name\":\"E3\",\"mirror\":{\"name\":\"E3\"}}", r,
                sizeof(r));
-    check_err(r, 500, 10052, "detected cycle");
-    create_raw(nc, "E4", "{\"name\":\"E4\",\"sources\":[{\"name\":\"O\","
+    dt_js_err(r, 500, 10052, "detected cycle");
+    dt_js_create(nc, "E4", "{\"name\":\"E4\",\"sources\":[{\"name\":\"O\","
                "\"filter_subject\":\"x.y\"}]}", r, sizeof(r));
-    check_err(r, 500, 10052, "source 'O' filter subject 'x.y' does not "
+    dt_js_err(r, 500, 10052, "source 'O' filter subject 'x.y' does not "
               "overlap with any origin stream subject");
-    create_raw(nc, "E5", "{\"name\":\"E5\",\"mirror\":{\"name\":\"O\","
+    dt_js_create(nc, "E5", "{\"name\":\"E5\",\"mirror\":{\"name\":\"O\","
                "\"filter_subject\":\"x.y\"}}", r, sizeof(r));
-    check_err(r, 500, 10052, "mirror 'O' filter subject 'x.y' does not "
+    dt_js_err(r, 500, 10052, "mirror 'O' filter subject 'x.y' does not "
               "overlap with any origin stream subject");
     /* S sources O: O sourcing S closes a cycle */
-    request(nc, "$JS.API.STREAM.UPDATE.O", "{\"name\":\"O\",\"subjects\":"
+    dt_js_req(nc, "$JS.API.STREAM.UPDATE.O", "{\"name\":\"O\",\"subjects\":"
             "[\"o.>\"],\"sources\":[{\"name\":\"S\"}]}", r, sizeof(r));
-    check_err(r, 500, 10052, "detected cycle");
-    request(nc, "$JS.API.STREAM.UPDATE.M", "{\"name\":\"M\",\"mirror\":"
+    dt_js_err(r, 500, 10052, "detected cycle");
+    dt_js_req(nc, "$JS.API.STREAM.UPDATE.M", "{\"name\":\"M\",\"mirror\":"
             "{\"name\":\"S\"}}", r, sizeof(r));
-    check_err(r, 400, 10055, "stream mirror configuration can not be "
+    dt_js_err(r, 400, 10055, "stream mirror configuration can not be "
               "updated");
-    request(nc, "$JS.API.STREAM.UPDATE.S", "{\"name\":\"S\",\"mirror\":"
+    dt_js_req(nc, "$JS.API.STREAM.UPDATE.S", "{\"name\":\"S\",\"mirror\":"
             "{\"name\":\"O\"}}", r, sizeof(r));
-    check_err(r, 400, 10055, "stream mirror configuration can not be "
+    dt_js_err(r, 400, 10055, "stream mirror configuration can not be "
               "updated");
-    create_raw(nc, "E6", "{\"name\":\"E6\",\"mirror\":{\"name\":\"O\","
+    dt_js_create(nc, "E6", "{\"name\":\"E6\",\"mirror\":{\"name\":\"O\","
                "\"external\":{\"api\":\"$JS.x.API\",\"deliver\":\"\"}}}", r,
                sizeof(r));
     if (dialtone)
-        CHECK_INT(jint(r, "err_code"), ==, 10052);
+        CHECK_INT(dt_jint(r, "err_code"), ==, 10052);
     else
-        CHECK_STR(jstr(r, "name"), "E6");
+        CHECK_STR(dt_jstr(r, "name"), "E6");
     /* a mirror has no subjects: nobody answers a publish to its name */
     CHECK(natsConnection_Request(&m, nc, "M", "x", 1, 1000)
           == NATS_NO_RESPONDERS);

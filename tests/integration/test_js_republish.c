@@ -31,62 +31,15 @@
 static bool dialtone;
 
 static void
-request(natsConnection *nc, const char *subj, const char *body, char *out,
-        size_t len)
-{
-    natsMsg *m = NULL;
-
-    out[0] = '\0';
-    if (natsConnection_Request(&m, nc, subj, body, (int)strlen(body),
-                               WAIT_MS) != NATS_OK) {
-        printf("no reply on %s: %s\n", subj, nats_GetLastError(NULL));
-        return;
-    }
-    snprintf(out, len, "%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
-    natsMsg_Destroy(m);
-}
-
-static long long
-jint(const char *json, const char *key)
-{
-    long long v = -999;
-
-    if (dt_json_int(json, key, &v) < 0)
-        return -999;
-    return v;
-}
-
-static const char *
-jstr(const char *json, const char *key)
-{
-    static char buf[512];
-
-    if (dt_json_str(json, key, buf, sizeof(buf)) < 0)
-        buf[0] = '\0';
-    return buf;
-}
-
-/* Create stream `name` from a raw config; the reply goes to r. */
-static void
-create_raw(natsConnection *nc, const char *name, const char *cfg, char *r,
-           size_t len)
-{
-    char subj[128];
-
-    snprintf(subj, sizeof(subj), "$JS.API.STREAM.CREATE.%s", name);
-    request(nc, subj, cfg, r, len);
-}
-
-static void
 expect_err(natsConnection *nc, const char *name, const char *cfg,
            const char *desc)
 {
     char r[2048];
 
-    create_raw(nc, name, cfg, r, sizeof(r));
-    CHECK_INT(jint(r, "code"), ==, 500);
-    CHECK_INT(jint(r, "err_code"), ==, 10052);
-    CHECK_MSG(strcmp(jstr(r, "description"), desc) == 0, "%s: %s", name, r);
+    dt_js_create(nc, name, cfg, r, sizeof(r));
+    CHECK_INT(dt_jint(r, "code"), ==, 500);
+    CHECK_INT(dt_jint(r, "err_code"), ==, 10052);
+    CHECK_MSG(strcmp(dt_jstr(r, "description"), desc) == 0, "%s: %s", name, r);
 }
 
 static void
@@ -127,13 +80,14 @@ test_errors(natsConnection *nc)
                "\"republish\":{\"dest\":\"rp.m\"}}",
                "stream configuration for republish source is not valid "
                "subset of subjects");
-    create_raw(nc, "O", "{\"name\":\"O\",\"subjects\":[\"o.*\"],\"republish\":"
-               "{\"src\":\"o.*\",\"dest\":\"rp.{{partition(3,1)}}\"}}", r,
-               sizeof(r));
+    dt_js_create(nc, "O",
+                 "{\"name\":\"O\",\"subjects\":[\"o.*\"],\"republish\":"
+                 "{\"src\":\"o.*\",\"dest\":\"rp.{{partition(3,1)}}\"}}", r,
+                 sizeof(r));
     if (dialtone)
-        CHECK_INT(jint(r, "err_code"), ==, 10052);
+        CHECK_INT(dt_jint(r, "err_code"), ==, 10052);
     else
-        CHECK_STR(jstr(r, "name"), "O");
+        CHECK_STR(dt_jstr(r, "name"), "O");
 }
 
 /* The config as echoed: the republish member between sources and
@@ -143,8 +97,9 @@ test_echo(natsConnection *nc)
 {
     char r[4096];
 
-    create_raw(nc, "D", "{\"name\":\"D\",\"subjects\":[\"d.*\"],\"republish\":"
-               "{\"dest\":\"rp.>\"}}", r, sizeof(r));
+    dt_js_create(nc, "D",
+                 "{\"name\":\"D\",\"subjects\":[\"d.*\"],\"republish\":"
+                 "{\"dest\":\"rp.>\"}}", r, sizeof(r));
     /* Dialtone's stream API does not Go-escape '>' (nor in subjects) */
     CHECK_MSG(strstr(r, dialtone
                      ? "\"duplicate_window\":120000000000,\"republish\":"
@@ -153,25 +108,28 @@ test_echo(natsConnection *nc)
                      : "\"duplicate_window\":120000000000,\"republish\":"
                        "{\"src\":\"\\u003e\",\"dest\":\"rp.\\u003e\"},"
                        "\"allow_direct\":false") != NULL, "%s", r);
-    create_raw(nc, "J", "{\"name\":\"J\",\"subjects\":[\"j.*\"],\"republish\":"
-               "{\"src\":\"j.*\",\"dest\":\"rp.j.$1\",\"headers_only\":true}}",
-               r, sizeof(r));
+    dt_js_create(nc, "J",
+                 "{\"name\":\"J\",\"subjects\":[\"j.*\"],\"republish\":"
+                 "{\"src\":\"j.*\",\"dest\":\"rp.j.$1\","
+                 "\"headers_only\":true}}", r, sizeof(r));
     CHECK_MSG(strstr(r, "\"republish\":{\"src\":\"j.*\",\"dest\":\"rp.j.$1\","
                      "\"headers_only\":true},\"allow_direct\"") != NULL,
               "%s", r);
-    create_raw(nc, "K", "{\"name\":\"K\",\"subjects\":[\"k.*.*\"],"
+    dt_js_create(nc, "K", "{\"name\":\"K\",\"subjects\":[\"k.*.*\"],"
                "\"republish\":{\"src\":\"k.*.*\",\"dest\":"
                "\"rp.k.{{ Wildcard( 2 ) }}.$1\"}}", r, sizeof(r));
-    CHECK_STR(jstr(r, "type"), "io.nats.jetstream.api.v1.stream_create_response");
-    create_raw(nc, "N", "{\"name\":\"N\",\"subjects\":[\"n.x\",\"n.y\"],"
+    CHECK_STR(dt_jstr(r, "type"),
+              "io.nats.jetstream.api.v1.stream_create_response");
+    dt_js_create(nc, "N", "{\"name\":\"N\",\"subjects\":[\"n.x\",\"n.y\"],"
                "\"max_msgs_per_subject\":1,\"republish\":{\"src\":\"n.x\","
                "\"dest\":\"rp.n\"}}", r, sizeof(r));
-    CHECK_STR(jstr(r, "type"), "io.nats.jetstream.api.v1.stream_create_response");
+    CHECK_STR(dt_jstr(r, "type"),
+              "io.nats.jetstream.api.v1.stream_create_response");
     /* the same config again is no change */
-    create_raw(nc, "N", "{\"name\":\"N\",\"subjects\":[\"n.x\",\"n.y\"],"
+    dt_js_create(nc, "N", "{\"name\":\"N\",\"subjects\":[\"n.x\",\"n.y\"],"
                "\"max_msgs_per_subject\":1,\"republish\":{\"src\":\"n.x\","
                "\"dest\":\"rp.n\"}}", r, sizeof(r));
-    CHECK_INT(jint(r, "err_code"), ==, -999);
+    CHECK_INT(dt_jint(r, "err_code"), ==, -999);
 }
 
 /* One HMSG from the raw subscriber: subject and the block (headers +

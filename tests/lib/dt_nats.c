@@ -9,6 +9,7 @@
  *   Errors: libnats' natsStatus, passed through unchanged.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "dt_check.h"
 #include "dt_nats.h"
@@ -86,4 +87,58 @@ dt_nats_finish(struct dt_server *s, const char *name)
         dt_server_finish(s);
     nats_Close();
     return dt_check_summary(name);
+}
+
+void
+dt_js_req(natsConnection *nc, const char *subj, const char *body, char *out,
+          size_t len)
+{
+    natsMsg *m = NULL;
+
+    out[0] = '\0';
+    if (natsConnection_Request(&m, nc, subj, body, (int)strlen(body),
+                               DT_JS_REQ_MS) != NATS_OK) {
+        printf("no reply on %s: %s\n", subj, nats_GetLastError(NULL));
+        return;
+    }
+    snprintf(out, len, "%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
+    natsMsg_Destroy(m);
+}
+
+void
+dt_js_create(natsConnection *nc, const char *name, const char *cfg, char *r,
+             size_t len)
+{
+    char subj[300];
+
+    snprintf(subj, sizeof(subj), "$JS.API.STREAM.CREATE.%s", name);
+    dt_js_req(nc, subj, cfg, r, len);
+}
+
+long long
+dt_jint(const char *json, const char *key)
+{
+    long long v = -999;
+
+    if (dt_json_int(json, key, &v) < 0)
+        return -999;
+    return v;
+}
+
+const char *
+dt_jstr(const char *json, const char *key)
+{
+    static char buf[512];
+
+    if (dt_json_str(json, key, buf, sizeof(buf)) < 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+void
+dt_js_err(const char *reply, int code, int err_code, const char *description)
+{
+    CHECK_INT(dt_jint(reply, "code"), ==, code);
+    CHECK_INT(dt_jint(reply, "err_code"), ==, err_code);
+    CHECK_STR(dt_jstr(reply, "description"), description);
 }

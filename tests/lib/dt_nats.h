@@ -14,6 +14,7 @@
 #define DT_NATS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <nats/nats.h>
 
@@ -49,5 +50,27 @@ natsConnection *dt_nats_connect(const char *url,
  * exit code, 0 or 1.  Destroy every connection before calling it.
  */
 int dt_nats_finish(struct dt_server *s, const char *name);
+
+/* ---- JetStream API helpers (raw $JS.API requests) ---- */
+
+#define DT_JS_REQ_MS 5000
+
+/* A request with body (a NUL-terminated string) to subj; the reply's
+ * payload, NUL-terminated, into out ("" and a printed note when no reply
+ * came within DT_JS_REQ_MS). */
+void dt_js_req(natsConnection *nc, const char *subj, const char *body,
+               char *out, size_t len);
+/* $JS.API.STREAM.CREATE.<name> with cfg as the body; the reply in r. */
+void dt_js_create(natsConnection *nc, const char *name, const char *cfg,
+                  char *r, size_t len);
+/* The integer member key of a JSON text, or -999 when absent. */
+long long dt_jint(const char *json, const char *key);
+/* The string member key (a static buffer, valid until the next call),
+ * or "" when absent. */
+const char *dt_jstr(const char *json, const char *key);
+/* CHECKs that a reply is the JetStream API error code / err_code /
+ * description. */
+void dt_js_err(const char *reply, int code, int err_code,
+               const char *description);
 
 #endif /* DT_NATS_H */
