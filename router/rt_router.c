@@ -10,7 +10,9 @@
  *   has been pushed and its refs counted, so the producing gateway never
  *   reclaims a chunk someone may still read.
  *   When a gateway's outbound ring is full the router waits for it (that
- *   gateway drains its ring unconditionally, so the wait is short); a
+ *   gateway drains its ring unconditionally, so the wait is short), but
+ *   not for the storage process, whose messages are dropped instead (a
+ *   slow disk must not slow core traffic; JetStream retries); a
  *   gateway that drains nothing for RT_STUCK_NS is presumed dead and its
  *   deliveries are dropped and counted until its successor drains.
  */
@@ -113,6 +115,16 @@ push_out(struct rt_router *r, unsigned g, struct shm_desc *d)
     }
     /* full: let the gateway see what we staged, then wait for room */
     shm_ring_publish(&gw->out);
+    if (d->kind == SHM_D_MSG && g == r->ch.h.hdr->storage_port) {
+        /* JetStream behind by a whole ring (a slow disk): never make core
+         * traffic wait for it.  What is dropped was not acknowledged, so
+         * publishers retry and consumers redeliver. */
+        shm_doorbell_ring(gw->db, gw->efd);
+        if ((gw->dropped++ & 0xfffff) == 0)
+            dt_warn("storage is a full ring behind; %llu messages to it "
+                    "dropped", (unsigned long long)gw->dropped);
+        return false;
+    }
     uint64_t start = shm_now_ns();
     uint32_t seen = shm_ring_consumer_pos(&gw->out);
     if (gw->stuck && seen == gw->stuck_pos) {
