@@ -65,6 +65,96 @@ unsub(struct st_js *js, uint32_t id)
         (void)js->port.unsubscribe(js->port.arg, id);
 }
 
+/* ---- sub id -> stream ----------------------------------------------------- */
+
+static uint32_t
+slot_of(uint32_t id, uint32_t mask)
+{
+    return (id * 2654435761u) & mask;    /* ids are sequential: spread them */
+}
+
+struct st_js_stream *
+st_js_stream_of_sub(const struct st_js *js, uint32_t id)
+{
+    if (js->submap_cap == 0 || id == 0)
+        return NULL;
+    uint32_t mask = js->submap_cap - 1;
+    for (uint32_t i = slot_of(id, mask);; i = (i + 1) & mask) {
+        if (js->submap[i].id == id)
+            return js->submap[i].t;
+        if (js->submap[i].id == 0)
+            return NULL;
+    }
+}
+
+static int
+submap_grow(struct st_js *js)
+{
+    uint32_t cap = js->submap_cap ? js->submap_cap * 2 : 64;
+    struct st_js_subent *old = js->submap, *n = calloc(cap, sizeof(*n));
+    if (n == NULL)
+        return -ENOMEM;
+    for (uint32_t k = 0; k < js->submap_cap; k++) {
+        if (old[k].id == 0)
+            continue;
+        uint32_t i = slot_of(old[k].id, cap - 1);
+        while (n[i].id != 0)
+            i = (i + 1) & (cap - 1);
+        n[i] = old[k];
+    }
+    free(old);
+    js->submap = n;
+    js->submap_cap = cap;
+    return 0;
+}
+
+/* Without room the publish falls back to matching the registry. */
+static void
+submap_put(struct st_js *js, uint32_t id, struct st_js_stream *t)
+{
+    if ((js->submap_n + 1) * 2 > js->submap_cap && submap_grow(js) < 0)
+        return;
+    uint32_t mask = js->submap_cap - 1, i = slot_of(id, mask);
+    while (js->submap[i].id != 0 && js->submap[i].id != id)
+        i = (i + 1) & mask;
+    if (js->submap[i].id == 0)
+        js->submap_n++;
+    js->submap[i] = (struct st_js_subent){ id, t };
+}
+
+/* Remove id; later entries of its probe run move back (no tombstones). */
+static void
+submap_del(struct st_js *js, uint32_t id)
+{
+    if (js->submap_cap == 0)
+        return;
+    uint32_t mask = js->submap_cap - 1, i = slot_of(id, mask);
+    while (js->submap[i].id != id) {
+        if (js->submap[i].id == 0)
+            return;
+        i = (i + 1) & mask;
+    }
+    js->submap_n--;
+    for (uint32_t j = (i + 1) & mask; js->submap[j].id != 0;
+         j = (j + 1) & mask) {
+        uint32_t home = slot_of(js->submap[j].id, mask);
+        /* j's entry may fill the hole at i unless home lies in (i, j] */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            js->submap[i] = js->submap[j];
+            i = j;
+        }
+    }
+    js->submap[i] = (struct st_js_subent){ 0, NULL };
+}
+
+/* A stream subject: subscribe and remember whose it is. */
+static void
+sub_stream(struct st_js_stream *t, uint32_t id, const char *subject)
+{
+    submap_put(t->js, id, t);
+    sub(t->js, id, subject);
+}
+
 static void
 sub_api(struct st_js *js)
 {
@@ -185,8 +275,11 @@ stream_free(struct st_js_stream *t, bool unsubscribe)
 {
     struct st_js *js = t->js;
 
-    for (size_t i = 0; unsubscribe && i < t->nsubjects; i++)
-        unsub(js, t->sub_ids[i]);
+    for (size_t i = 0; i < t->nsubjects; i++) {
+        submap_del(js, t->sub_ids[i]);
+        if (unsubscribe)
+            unsub(js, t->sub_ids[i]);
+    }
     st_cons_set_free(t->set);
     st_js_pub_drop(t);
     st_stream_set_user(t->s, NULL);
@@ -261,7 +354,7 @@ stream_opened(struct st_js *js, struct st_stream *s)
                  t->name, loaded);
     for (size_t i = 0; i < t->nsubjects; i++) {
         t->sub_ids[i] = st_js_sub_alloc(js);
-        sub(js, t->sub_ids[i], t->subjects[i]);
+        sub_stream(t, t->sub_ids[i], t->subjects[i]);
     }
 }
 
@@ -301,11 +394,13 @@ stream_updated(struct st_js_stream *t)
             continue;
         }
         ids[i] = st_js_sub_alloc(js);
-        sub(js, ids[i], nv[i]);
+        sub_stream(t, ids[i], nv[i]);
     }
     for (size_t i = 0; i < t->nsubjects; i++)
-        if (t->subjects[i] != NULL)
+        if (t->subjects[i] != NULL) {
+            submap_del(js, t->sub_ids[i]);
             unsub(js, t->sub_ids[i]);
+        }
     free_strv(t->subjects, t->nsubjects);
     free(t->sub_ids);
     t->subjects = nv;
@@ -570,6 +665,7 @@ js_free(struct st_js *js)
     st_js_fifo_clear(&js->out);
     st_js_fifo_clear(&js->ready);
     st_js_fifo_clear(&js->held);
+    free(js->submap);
     free(js->dir);
     free(js);
 }

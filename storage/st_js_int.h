@@ -60,6 +60,11 @@ struct st_js_range {
     uint64_t lo, hi;
 };
 
+struct st_js_subent {
+    uint32_t id;
+    struct st_js_stream *t;
+};
+
 /* A set of consumers, unordered. */
 struct st_js_cvec {
     struct st_consumer **v;
@@ -121,6 +126,10 @@ struct st_js {
     struct st_registry *reg;
     struct st_js_stream *head, *tail;
     uint32_t next_sub;
+    /* stream subject subscriptions: sub id -> stream, so that a publish
+     * finds its stream without matching every stream's subjects */
+    struct st_js_subent *submap;    /* open addressing, 0 = free */
+    uint32_t submap_cap, submap_n;  /* cap a power of two, n < cap / 2 */
     int64_t now;                    /* last realtime seen */
     int64_t mono;                   /* advances with now, never back */
     int64_t next_tick, next_flush;  /* on the mono clock */
@@ -157,9 +166,11 @@ struct st_js_msg *st_js_fifo_pop(struct st_js_fifo *f);
 void st_js_fifo_clear(struct st_js_fifo *f);
 
 /* st_js_pub.c: publish path and retention */
-void st_js_publish(struct st_js *js, const char *subj, size_t sl,
-                   const char *reply, size_t rl, const void *hdr, size_t hl,
-                   const void *data, size_t dl, int64_t now);
+/* The stream whose subject subscription is `id`, or NULL. */
+struct st_js_stream *st_js_stream_of_sub(const struct st_js *js, uint32_t id);
+void st_js_publish(struct st_js *js, uint32_t sub_id, const char *subj,
+                   size_t sl, const char *reply, size_t rl, const void *hdr,
+                   size_t hl, const void *data, size_t dl, int64_t now);
 void st_js_pub_retry(struct st_js *js, int64_t now);
 void st_js_pub_drop(struct st_js_stream *t);
 void st_js_on_done(void *arg, struct st_stream *s, const struct st_done *d);

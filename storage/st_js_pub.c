@@ -228,12 +228,17 @@ pub_queue(struct st_js *js, struct st_js_stream *t,
 }
 
 void
-st_js_publish(struct st_js *js, const char *subj, size_t sl,
-              const char *reply, size_t rl, const void *hdr, size_t hl,
-              const void *data, size_t dl, int64_t now)
+st_js_publish(struct st_js *js, uint32_t sub_id, const char *subj,
+              size_t sl, const char *reply, size_t rl, const void *hdr,
+              size_t hl, const void *data, size_t dl, int64_t now)
 {
-    struct st_stream *s = st_registry_match(js->reg, subj, sl);
-    struct st_js_stream *t = s ? st_stream_user(s) : NULL;
+    /* by the subscription it came on: streams never overlap, so that is
+     * the stream; matching every stream's subjects is the fallback */
+    struct st_js_stream *t = st_js_stream_of_sub(js, sub_id);
+    if (t == NULL) {
+        struct st_stream *s = st_registry_match(js->reg, subj, sl);
+        t = s ? st_stream_user(s) : NULL;
+    }
     const struct st_js_parts p = {
         .subj = subj, .subj_len = sl, .reply = reply, .reply_len = rl,
         .hdr = hdr, .hdr_len = hl, .data = data, .data_len = dl,

@@ -326,8 +326,8 @@ st_js_on_msg(struct st_js *js, uint32_t sub_id, const char *subj,
     else if (sub_id == ST_JS_SUB_FC)
         on_fc(js, subj, subj_len, now);
     else if (sub_id >= ST_JS_SUB_STREAMS)
-        st_js_publish(js, subj, subj_len, reply, reply_len, hdr, hdr_len,
-                      data, data_len, now);
+        st_js_publish(js, sub_id, subj, subj_len, reply, reply_len, hdr,
+                      hdr_len, data, data_len, now);
     st_js_settle(js);
 }
 

@@ -54,7 +54,7 @@
 /* ---- the fake port ------------------------------------------------------- */
 
 #define MAX_PUBS 4096
-#define MAX_SUBS 256
+#define MAX_SUBS 1024
 
 struct pubrec {
     char *subj, *reply, *hdr, *data;
@@ -909,6 +909,71 @@ test_stream_update_subjects(void)
     CHECK_INT(sub_id("u.b"), ==, b);
     CHECK_INT(sub_id("u.c"), >, b);
     CHECK_INT(sub_id("l.*"), ==, keep);
+}
+
+/* Many streams, some deleted, some with new subjects: a publish reaches
+ * its stream by the subscription it came on (the engine's sub id map,
+ * grown and shrunk through all of this), and one on a dropped
+ * subscription reaches nothing. */
+static void
+test_many_streams(void)
+{
+    enum { N = 120 };
+    char name[32], subj[32], body[160], reply[32];
+    const char *r;
+    uint32_t gone_id = 0;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "$JS.API.STREAM.CREATE.M%d", i);
+        snprintf(body, sizeof(body), "{\"name\":\"M%d\",\"subjects\":"
+                 "[\"m%d.x\"],\"storage\":\"memory\"}", i, i);
+        r = api(name, body);
+        CHECK_STR(jstr(r, "config.name"), name + 22);
+    }
+    for (int i = 0; i < N; i += 3) {        /* scattered deletes */
+        snprintf(subj, sizeof(subj), "m%d.x", i);
+        if (gone_id == 0)
+            gone_id = stream_sub(subj);
+        snprintf(name, sizeof(name), "$JS.API.STREAM.DELETE.M%d", i);
+        r = api(name, "");
+        CHECK(strstr(r, "\"success\":true") != NULL);
+    }
+    for (int i = 1; i < N; i += 5) {        /* new subjects, new ids */
+        if (i % 3 == 0)
+            continue;                       /* deleted above */
+        snprintf(name, sizeof(name), "$JS.API.STREAM.UPDATE.M%d", i);
+        snprintf(body, sizeof(body), "{\"name\":\"M%d\",\"subjects\":"
+                 "[\"m%d.y\"],\"storage\":\"memory\"}", i, i);
+        r = api(name, body);
+        snprintf(subj, sizeof(subj), "[\"m%d.y\"]", i);
+        CHECK_MSG(strstr(r, subj) != NULL, "%s", r);
+    }
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            continue;
+        snprintf(subj, sizeof(subj), "m%d.%c", i, i % 5 == 1 ? 'y' : 'x');
+        snprintf(reply, sizeof(reply), "_MANY.%d", i);
+        publish(subj, reply, NULL, "v");
+        pump();
+        long k = find_pub(reply, 0, 0);
+        REQUIRE(k >= 0);
+        snprintf(name, sizeof(name), "M%d", i);
+        CHECK_STR(jstr(pubs[k].data, "stream"), name);
+        CHECK_INT(jint(pubs[k].data, "seq"), ==, 1);
+    }
+    /* a late message on a deleted stream's subscription: no reply */
+    REQUIRE(gone_id != 0);
+    msg(gone_id, "m0.x", "_MANY.gone", NULL, "v");
+    pump();
+    CHECK(find_pub("_MANY.gone", 0, 0) < 0);
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            continue;
+        snprintf(name, sizeof(name), "$JS.API.STREAM.DELETE.M%d", i);
+        (void)api(name, "");
+    }
+out:
+    return;
 }
 
 static void
@@ -1766,6 +1831,7 @@ main(int argc, char **argv)
     test_stream_delete_unsubscribes();
     test_stream_update_subjects();
     test_stats();
+    test_many_streams();
     test_reopen();
     if (js != NULL)
         test_busy_store();
