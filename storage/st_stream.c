@@ -405,6 +405,52 @@ stream_open_store(struct st_stream *s)
     return rc;
 }
 
+/* ---- the by-name index --------------------------------------------------- */
+
+static uint64_t
+name_hash(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;        /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+static bool
+name_is(const struct st_stream *s, const char *name, size_t len)
+{
+    const char *n = s->cfg.name;
+    return strncmp(n, name, len) == 0 && n[len] == '\0';
+}
+
+static void
+byname_put(struct st_name_slot *v, size_t cap, struct st_stream *s,
+           uint64_t h)
+{
+    size_t i = (size_t)h & (cap - 1);
+    while (v[i].s != NULL)
+        i = (i + 1) & (cap - 1);
+    v[i] = (struct st_name_slot){ h, s };
+}
+
+/* Rebuild at a new size (both at growth and after a removal: streams are
+ * few and removals rare, so no tombstones to manage). */
+static int
+byname_rebuild(struct st_registry *r, size_t cap)
+{
+    struct st_name_slot *v = calloc(cap, sizeof(*v));
+    if (v == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < r->n; i++) {
+        const char *n = r->streams[i]->cfg.name;
+        byname_put(v, cap, r->streams[i], name_hash(n, strlen(n)));
+    }
+    free(r->byname);
+    r->byname = v;
+    r->byname_cap = cap;
+    return 0;
+}
+
 static int
 reg_add(struct st_registry *r, struct st_stream *s)
 {
@@ -416,7 +462,16 @@ reg_add(struct st_registry *r, struct st_stream *s)
         r->streams = v;
         r->cap = ncap;
     }
+    if (2 * (r->n + 1) >= r->byname_cap) {
+        size_t cap = 64;
+        while (cap <= 2 * (r->n + 1))
+            cap *= 2;
+        if (byname_rebuild(r, cap) < 0)
+            return -ENOMEM;
+    }
     r->streams[r->n++] = s;
+    byname_put(r->byname, r->byname_cap, s,
+               name_hash(s->cfg.name, strlen(s->cfg.name)));
     reserve(r, s->cfg.storage, s->cfg.max_bytes, 1);
     s->counted = true;
     st_stream_acct(s);
@@ -429,6 +484,11 @@ reg_remove(struct st_registry *r, struct st_stream *s)
     for (size_t i = 0; i < r->n; i++)
         if (r->streams[i] == s) {
             r->streams[i] = r->streams[--r->n];
+            if (r->byname_cap && byname_rebuild(r, r->byname_cap) < 0) {
+                free(r->byname);        /* lookups fall back to a scan */
+                r->byname = NULL;
+                r->byname_cap = 0;
+            }
             reserve(r, s->cfg.storage, s->cfg.max_bytes, -1);
             r->used[kind(s->cfg.storage)] -= s->acct;
             s->acct = 0;
@@ -652,6 +712,7 @@ st_registry_close(struct st_registry *r)
         stream_free(s);
     }
     free(r->streams);
+    free(r->byname);
     if (r->lockfd != -1)
         close(r->lockfd);
     free(r->dir);
@@ -668,11 +729,17 @@ st_registry_count(const struct st_registry *r)
 struct st_stream *
 st_registry_find(const struct st_registry *r, const char *name, size_t len)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        const char *n = r->streams[i]->cfg.name;
-        if (strlen(n) == len && memcmp(n, name, len) == 0)
-            return r->streams[i];
+    if (r->byname_cap == 0) {
+        for (size_t i = 0; i < r->n; i++)
+            if (name_is(r->streams[i], name, len))
+                return r->streams[i];
+        return NULL;
     }
+    uint64_t h = name_hash(name, len);
+    size_t mask = r->byname_cap - 1;
+    for (size_t i = (size_t)h & mask; r->byname[i].s; i = (i + 1) & mask)
+        if (r->byname[i].hash == h && name_is(r->byname[i].s, name, len))
+            return r->byname[i].s;
     return NULL;
 }
 

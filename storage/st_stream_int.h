@@ -76,6 +76,11 @@ struct st_stream {
     unsigned npend;
 };
 
+struct st_name_slot {
+    uint64_t hash;
+    struct st_stream *s;    /* NULL = free */
+};
+
 struct st_registry {
     struct st_registry_opts o;
     char *dir;
@@ -83,6 +88,10 @@ struct st_registry {
     int lockfd;
     struct st_stream **streams;
     size_t n, cap;
+    /* by name: open addressing over (hash, stream), cap a power of two
+     * kept above 2n; names never change (an update keeps the name) */
+    struct st_name_slot *byname;
+    size_t byname_cap;
     uint64_t api_total;
     uint64_t api_errors;
     uint64_t trash_seq;
