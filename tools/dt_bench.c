@@ -674,15 +674,46 @@ bench_stream(struct bench_ctx *c, int nsubs, bool queue)
 }
 
 static void
+bench_bin_empty(struct bench_bin *bin)
+{
+    while (bin->n > 0)
+        natsMsg_Destroy(bin->m[--bin->n]);
+}
+
+static void
+bench_bin_put(struct bench_bin *bin, natsMsg *m)
+{
+    if (bin->n == BENCH_BIN_MSGS)
+        bench_bin_empty(bin);
+    bin->m[bin->n++] = m;
+}
+
+static uint64_t
+bench_msg_seq(natsMsg *m)
+{
+    uint64_t seq = 0;
+
+    if (natsMsg_GetDataLength(m) >= (int)sizeof seq)
+        memcpy(&seq, natsMsg_GetData(m), sizeof seq);
+    return seq;
+}
+
+/* Echoes a request; BENCH_FLUSH_SEQ asks it to free what it kept first. */
+static void
 bench_on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                  void *closure)
 {
+    struct bench_bin *bin = closure;
     const char *reply = natsMsg_GetReply(msg);
 
+    if (bench_msg_seq(msg) == BENCH_FLUSH_SEQ)
+        bench_bin_empty(bin);
     if (reply != NULL)
         natsConnection_Publish(nc, reply, natsMsg_GetData(msg),
                                natsMsg_GetDataLength(msg));
-    natsMsg_Destroy(msg);
+    bench_bin_put(bin, msg);
+    if (bench_msg_seq(msg) == BENCH_FLUSH_SEQ)
+        bench_bin_empty(bin);
 }
 
 static int
@@ -747,12 +778,10 @@ bench_await_reply(struct bench_ctx *c, natsSubscription *inbox, uint64_t seq,
         if (s != NATS_OK)
             return bench_fail(&c->r, -EIO, "await reply: %s",
                               natsStatus_GetText(s));
-        got = 0;
-        if (natsMsg_GetDataLength(m) >= (int)sizeof got)
-            memcpy(&got, natsMsg_GetData(m), sizeof got);
+        got = bench_msg_seq(m);
         if (got == seq && natsMsg_GetDataLength(m) != c->o.size)
             c->r.bad++;
-        natsMsg_Destroy(m);
+        bench_bin_put(&c->req_bin, m);
         if (got == seq)
             return 0;
     }
@@ -775,7 +804,8 @@ bench_reqrep_setup(struct bench_ctx *c, const char *subj, char **inbox_out)
         rc = bench_connect(c, true, &c->pub);
     if (rc != 0)
         return rc;
-    s = natsConnection_Subscribe(&sub, c->rsp, subj, bench_on_request, NULL);
+    s = natsConnection_Subscribe(&sub, c->rsp, subj, bench_on_request,
+                                 &c->rsp_bin);
     if (s == NATS_OK)
         c->xsubs[c->nxsubs++] = sub;
     if (s == NATS_OK)
@@ -796,6 +826,20 @@ bench_reqrep_setup(struct bench_ctx *c, const char *subj, char **inbox_out)
     *inbox_out = inbox;
     rc = bench_flush(c, c->rsp, "responder");
     return rc == 0 ? bench_flush(c, c->pub, "requester") : rc;
+}
+
+/* Has the responder free the requests it kept (its bin is its thread's). */
+static int
+bench_reqrep_flush(struct bench_ctx *c, const char *subj, const char *inbox,
+                   natsSubscription *isub)
+{
+    bench_put_seq(c->buf, BENCH_FLUSH_SEQ);
+    if (natsConnection_PublishRequest(c->pub, subj, inbox, c->buf,
+                                      c->o.size) != NATS_OK)
+        return bench_fail(&c->r, -EIO, "reqrep: final request failed");
+    if (bench_await_reply(c, isub, BENCH_FLUSH_SEQ, BENCH_RR_WAIT_MS) != 0)
+        return bench_fail(&c->r, -ETIMEDOUT, "reqrep: no final reply");
+    return 0;
 }
 
 /*
@@ -874,7 +918,10 @@ bench_reqrep(struct bench_ctx *c)
     r->closed = natsConnection_IsClosed(c->pub)
                 + natsConnection_IsClosed(c->rsp);
     bench_latency(c, n);
+    if (rc == 0)
+        rc = bench_reqrep_flush(c, subj, inbox, isub);
 out:
+    bench_bin_empty(&c->req_bin);
     natsInbox_Destroy(inbox);
     return rc;
 }

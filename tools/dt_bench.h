@@ -23,6 +23,8 @@
 #include <sys/types.h>
 
 #define BENCH_PROBE_SEQ   UINT64_MAX   /* warm-up messages carry this seq */
+#define BENCH_FLUSH_SEQ   (UINT64_MAX - 1)   /* reqrep: empty your bin */
+#define BENCH_BIN_MSGS    64
 #define BENCH_MAX_PIDS    512
 #define BENCH_MAX_SUBS    4
 #define BENCH_IDLE_NS     (3LL * 1000000000LL)   /* no progress: give up */
@@ -103,6 +105,17 @@ struct bench_sub {
     _Atomic int64_t last_ns;
 };
 
+/*
+ * Messages a round trip is done with, freed BENCH_BIN_MSGS at a time:
+ * libnats hands every natsMsg_Destroy to its garbage-collector thread, and
+ * one wake-up of that thread per message lands inside the next round trip
+ * on a 2-core machine.  One owner thread per bin.
+ */
+struct bench_bin {
+    natsMsg *m[BENCH_BIN_MSGS];
+    int n;
+};
+
 struct bench_ctx {
     struct bench_opts o;
     struct bench_result r;
@@ -118,6 +131,8 @@ struct bench_ctx {
     int ntr;
     char *buf;                 /* payload, o.size bytes */
     int64_t *lat;              /* round trips (reqrep, js-pub-sync), ns */
+    struct bench_bin req_bin;  /* reqrep: replies, main thread's */
+    struct bench_bin rsp_bin;  /* reqrep: requests, responder's thread's */
     char tag[64];              /* unique subject prefix of this run */
 };
 
