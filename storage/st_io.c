@@ -9,7 +9,8 @@
  *   Concurrency: single thread.  The ring is created with
  *   SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them (6.1+), so
  *   completions are only produced when this thread enters the kernel
- *   asking for events; st_io_poll() always does.
+ *   asking for events; st_io_poll() does whenever an op is queued or in
+ *   flight and no completion is waiting in the ring already.
  *   Errors: 0 or -errno, as liburing returns them.
  */
 #include "st_io.h"
@@ -93,6 +94,11 @@ static int
 st_uring_submit(void *be, unsigned wait_nr)
 {
     struct st_uring *u = be;
+    /* completions already posted and nothing to send: reap them from the
+     * ring without a syscall (the kernel is entered for more next time) */
+    if (wait_nr == 0 && io_uring_sq_ready(&u->ring) == 0 &&
+        io_uring_cq_ready(&u->ring) > 0 && !io_uring_cq_has_overflow(&u->ring))
+        return 0;
     for (int tries = 0; tries < 8; tries++) {
         int rc = wait_nr ? io_uring_submit_and_wait(&u->ring, wait_nr)
                          : io_uring_submit_and_get_events(&u->ring);
@@ -417,6 +423,8 @@ int
 st_io_poll(struct st_io *io, unsigned wait_nr)
 {
     unsigned inflight = st_io_inflight(io);
+    if (inflight == 0)
+        return 0;   /* nothing queued, nothing to complete: no syscall */
     if (wait_nr > inflight)
         wait_nr = inflight;
     io->queued = 0;
