@@ -52,6 +52,12 @@ plan_layout(const struct shm_layout_params *p, struct shm_header *hdr)
     off += (uint64_t)g * sizeof(struct shm_arena);
     hdr->conns_off = off;
     off += (uint64_t)g * p->max_conns_per_gw * sizeof(struct shm_conn_slot);
+    if (p->storage) {
+        hdr->direct_rings_off = off;
+        off += (uint64_t)p->gateways * sizeof(struct shm_ring);
+        hdr->direct_arenas_off = off;
+        off += (uint64_t)p->gateways * sizeof(struct shm_arena);
+    }
     off = align_up(off, 4096);
     /* ring entry arrays and arena bytes follow, page aligned */
     return off;
@@ -116,8 +122,12 @@ shm_segment_create(const struct shm_layout_params *p, int *fd_out,
     uint64_t off = plan_layout(p, &plan);
     uint64_t ring_bytes = align_up((uint64_t)p->ring_size *
                                    sizeof(struct shm_desc), 4096);
+    uint64_t direct_ring_bytes = align_up((uint64_t)SHM_DIRECT_RING *
+                                          sizeof(struct shm_desc), 4096);
+    uint64_t direct_bytes = p->storage ? (uint64_t)p->gateways *
+                            (direct_ring_bytes + SHM_DIRECT_ARENA) : 0;
     uint64_t size = off + 2ull * ports * ring_bytes +
-                    (uint64_t)ports * p->arena_size;
+                    (uint64_t)ports * p->arena_size + direct_bytes;
 
     int fd = memfd_create("dialtone-fabric", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd == -1) {
@@ -151,6 +161,14 @@ shm_segment_create(const struct shm_layout_params *p, int *fd_out,
         a->size = p->arena_size;
         a->data_off = off;
         off += p->arena_size;
+    }
+    for (unsigned g = 0; p->storage && g < p->gateways; g++) {
+        init_ring(shm_direct_ring(h, g), off, SHM_DIRECT_RING);
+        off += direct_ring_bytes;
+        struct shm_arena *a = shm_direct_arena(h, g);
+        a->size = SHM_DIRECT_ARENA;
+        a->data_off = off;
+        off += SHM_DIRECT_ARENA;
     }
     *fd_out = fd;
     return 0;
@@ -226,6 +244,18 @@ struct shm_arena *
 shm_arena_of(const struct shm_handle *h, unsigned gw)
 {
     return (struct shm_arena *)(h->base + h->hdr->arenas_off) + gw;
+}
+
+struct shm_ring *
+shm_direct_ring(const struct shm_handle *h, unsigned gw)
+{
+    return (struct shm_ring *)(h->base + h->hdr->direct_rings_off) + gw;
+}
+
+struct shm_arena *
+shm_direct_arena(const struct shm_handle *h, unsigned gw)
+{
+    return (struct shm_arena *)(h->base + h->hdr->direct_arenas_off) + gw;
 }
 
 struct shm_doorbell *

@@ -29,11 +29,13 @@
 #include <ck_ring.h>
 
 #define SHM_MAGIC           0x44544f4e45464142ULL /* "DTONEFAB" */
-#define SHM_LAYOUT_VERSION  7u
+#define SHM_LAYOUT_VERSION  8u
 #define SHM_CACHELINE       128   /* x86 adjacent-line prefetch pairs lines */
 #define SHM_MAX_GATEWAYS    64    /* ports, storage included */
 #define SHM_NO_PORT         0xffffffffu
 #define SHM_NAME_MAX        64
+#define SHM_DIRECT_RING     4096          /* entries, storage -> a gateway */
+#define SHM_DIRECT_ARENA    (4u << 20)    /* bytes, storage -> a gateway */
 #define SHM_AUTH_MAX        256
 
 static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
@@ -285,7 +287,11 @@ struct shm_header {
     uint64_t out_rings_off;       /* shm_ring[ports] */
     uint64_t arenas_off;          /* shm_arena[ports] */
     uint64_t conns_off;           /* shm_conn_slot[ports][max_conns] */
-    uint8_t pad0[SHM_CACHELINE];
+    /* direct path, storage port -> gateway g (with JetStream only):
+     * shm_ring[gateways] and shm_arena[gateways]; 0 without storage */
+    uint64_t direct_rings_off;
+    uint64_t direct_arenas_off;
+    uint8_t pad0[SHM_CACHELINE - 16];
     /* generations: bumped by the master on each (re)start of a child */
     _Atomic uint32_t router_gen;
     _Atomic uint32_t gateway_gen[SHM_MAX_GATEWAYS]; /* per port */

@@ -1,0 +1,95 @@
+/*
+ * shm_direct.c -- the storage port's direct path to a gateway (see
+ * shm_direct.h for the rules of space and order).
+ */
+#include "shm_direct.h"
+
+#include "shm.h"
+
+#define DIRECT_ALIGN 16u
+
+void
+shm_direct_init(struct shm_direct *d, const struct shm_handle *h,
+                unsigned gw, int efd)
+{
+    d->h = h;
+    shm_ring_handle_init(&d->ring, h, shm_direct_ring(h, gw));
+    d->a = shm_direct_arena(h, gw);
+    d->data = shm_at(h, d->a->data_off, d->a->size);
+    d->db = shm_doorbell_of(h, 1 + gw);
+    d->efd = efd;
+    d->pushed = false;
+}
+
+/* Arena position of the oldest byte a gateway may still read. */
+static uint64_t
+arena_tail(const struct shm_direct *d, uint32_t applied)
+{
+    if (applied == d->ring.tail)
+        return d->a->head;
+    return d->ring.entries[applied & d->ring.mask].seq;
+}
+
+void *
+shm_direct_reserve(struct shm_direct *d, struct shm_desc *desc,
+                   uint32_t body_len)
+{
+    uint32_t applied = shm_ring_applied_pos(&d->ring);
+    if (d->data == NULL || d->ring.tail - applied >= d->ring.mask)
+        return NULL;
+    uint64_t size = d->a->size;
+    uint64_t total = ((uint64_t)body_len + sizeof(struct shm_chunk) +
+                      DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
+    if (total > size / 2)
+        return NULL;
+    uint64_t head = d->a->head;
+    uint64_t off = head & (size - 1);
+    uint64_t pad = off + total > size ? size - off : 0;
+    if (head + pad + total - arena_tail(d, applied) > size)
+        return NULL;
+    uint64_t start = head + pad;
+    struct shm_chunk *c = (struct shm_chunk *)(d->data + (start & (size - 1)));
+    /* the gateway drops one ref as for any delivery; nothing counts it */
+    atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+    atomic_store_explicit(&c->router_hold, 0, memory_order_relaxed);
+    c->len = (uint32_t)total;
+    c->ring_pos = SHM_CHUNK_UNSENT;
+    desc->chunk = shm_off(d->h, c);
+    desc->len = body_len;
+    desc->seq = start;
+    d->a->head = start + total;     /* before the entry is published */
+    return shm_chunk_body(c);
+}
+
+void
+shm_direct_push(struct shm_direct *d, struct shm_desc *desc)
+{
+    bool ok = shm_ring_push(&d->ring, desc);
+    (void)ok;   /* room was checked against `applied` by the reserve */
+    d->pushed = true;
+}
+
+void
+shm_direct_wake(struct shm_direct *d)
+{
+    if (!d->pushed)
+        return;
+    d->pushed = false;
+    shm_doorbell_ring(d->db, d->efd);
+}
+
+void
+shm_direct_consumer_init(struct shm_ring_handle *rh,
+                         const struct shm_handle *h, unsigned gw)
+{
+    shm_ring_handle_init(rh, h, shm_direct_ring(h, gw));
+}
+
+void
+shm_direct_discard(struct shm_ring_handle *rh)
+{
+    struct shm_desc d;
+    while (shm_ring_pop(rh, &d))
+        ;
+    shm_ring_mark_applied(rh);
+}
