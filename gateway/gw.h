@@ -70,6 +70,8 @@ struct gw_worker {
     unsigned index;
     struct shm_producer prod;      /* our arena and ring to the router */
     struct shm_ring_handle out;    /* from the router */
+    struct shm_ring_handle direct; /* from storage (shm_direct.h) */
+    bool has_direct;               /* JetStream on: direct is live */
     struct shm_doorbell *db;       /* ours */
     uint32_t router_gen;           /* router generation last announced to */
     uint32_t announce_gen;         /* announce_gen last answered */
@@ -232,8 +234,11 @@ void gw_deliver_no_responders(struct gw_worker *w, struct gw_conn *c,
  * auto-unsubscribe. */
 void gw_deliver_to(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s,
                    const struct gw_msg *m);
-/* Drain up to `max` deliveries from the router; returns how many. */
+/* Drain up to `max` deliveries from the router, then from storage's
+ * direct ring; returns how many. */
 unsigned gw_deliver_drain(struct gw_worker *w, unsigned max);
+/* Anything waiting in the router's or the direct ring? */
+bool gw_deliver_pending(struct gw_worker *w);
 /* Drop every queued delivery (start-up of a successor). */
 void gw_deliver_discard_all(struct gw_worker *w);
 

@@ -17,6 +17,7 @@
 #include "dt_log.h"
 #include "dt_subject.h"
 #include "gw.h"
+#include "shm_direct.h"
 
 /* Decimal digits of v into p; returns the count. */
 static size_t
@@ -158,15 +159,15 @@ deliver_no_responders(struct gw_worker *w, const struct shm_desc *d,
 #define DRAIN_BATCH 32
 #define DRAIN_BYTES (8u << 20)
 
-unsigned
-gw_deliver_drain(struct gw_worker *w, unsigned max)
+static unsigned
+drain_ring(struct gw_worker *w, struct shm_ring_handle *ring, unsigned max)
 {
     struct shm_desc batch[DRAIN_BATCH];
     unsigned n = 0, got;
     uint64_t bytes = 0;
     do {
         unsigned want = max - n < DRAIN_BATCH ? max - n : DRAIN_BATCH;
-        got = shm_ring_pop_batch(&w->out, batch, want);
+        got = shm_ring_pop_batch(ring, batch, want);
         for (unsigned i = 0; i < got; i++) {
             const struct shm_desc *d = &batch[i];
             struct shm_chunk *ch = shm_chunk_of(&w->ch.h, d);
@@ -188,6 +189,27 @@ gw_deliver_drain(struct gw_worker *w, unsigned max)
     return n;
 }
 
+/* The router's ring first, then storage's direct one: a direct reply is
+ * never ordered against anything (shm_direct.h), and its arena space is
+ * free again once marked applied, after the copies above. */
+unsigned
+gw_deliver_drain(struct gw_worker *w, unsigned max)
+{
+    unsigned n = drain_ring(w, &w->out, max);
+    if (w->has_direct && n < max) {
+        n += drain_ring(w, &w->direct, max - n);
+        shm_ring_mark_applied(&w->direct);
+    }
+    return n;
+}
+
+bool
+gw_deliver_pending(struct gw_worker *w)
+{
+    return shm_ring_count(&w->out) ||
+           (w->has_direct && shm_ring_count(&w->direct));
+}
+
 void
 gw_deliver_discard_all(struct gw_worker *w)
 {
@@ -199,6 +221,8 @@ gw_deliver_discard_all(struct gw_worker *w)
             shm_chunk_unref(ch);
         n++;
     }
+    if (w->has_direct)
+        shm_direct_discard(&w->direct);
     if (n)
         dt_info("dropped %u deliveries queued for the previous instance", n);
 }

@@ -328,7 +328,7 @@ sleep_budget(struct gw_worker *w, uint64_t now)
     if (w->n_blocked || w->n_pong_waiters || w->stalled)
         return 1;
     shm_doorbell_prepare_sleep(w->db);
-    if (shm_ring_count(&w->out)) {
+    if (gw_deliver_pending(w)) {
         shm_doorbell_awake(w->db);
         return 0;
     }

@@ -6,6 +6,7 @@
 
 #include "dt_log.h"
 #include "gw.h"
+#include "shm_direct.h"
 
 static struct gw_worker worker;
 
@@ -21,6 +22,9 @@ worker_init(struct gw_worker *w)
     w->set = &h->hdr->settings;
     shm_producer_init(&w->prod, h, w->index, w->ch.efd[0]);
     shm_ring_handle_init(&w->out, h, shm_out_ring(h, w->index));
+    w->has_direct = h->hdr->storage_port != SHM_NO_PORT;
+    if (w->has_direct)
+        shm_direct_consumer_init(&w->direct, h, w->index);
     w->db = shm_doorbell_of(h, 1 + w->index);
     w->db->pid = (uint32_t)getpid();
     if (gw_worker_init_conns(w) < 0 || gw_local_init(w) < 0 ||
