@@ -92,6 +92,29 @@ port_publish(void *arg, const char *subj, size_t subj_len, const char *reply,
                            hdr, hdr_len, data, data_len);
 }
 
+/* The one reply to a request: straight to the requester's gateway when
+ * our replica of the others' interest knows exactly one plain subscriber
+ * for it (the request came through the router after that subscription,
+ * so the replica is never older than the request); through the router
+ * otherwise (a queue group, several subscribers, none known, a full
+ * direct ring). */
+static int
+port_reply(void *arg, const char *subj, size_t subj_len, const void *hdr,
+           size_t hdr_len, const void *data, size_t data_len)
+{
+    const struct rt_match *r = rt_sublist_match(proc.others.sl, subj,
+                                                (uint32_t)subj_len);
+    if (r != NULL && r->n_psubs == 1 && r->n_qgroups == 0) {
+        const struct rt_sub *s = r->psubs[0];
+        if (st_port_send_direct(arg, s->gw, s->conn, s->conn_gen, s->sub_id,
+                                subj, subj_len, hdr, hdr_len, data,
+                                data_len) == 0)
+            return 0;
+    }
+    return port_publish(arg, subj, subj_len, NULL, 0, hdr, hdr_len, data,
+                        data_len);
+}
+
 static int
 port_deliver(void *arg, const char *subj, size_t subj_len, const char *route,
              size_t route_len, const char *reply, size_t reply_len,
@@ -153,6 +176,7 @@ open_engine(struct st_proc *sp)
         .arg = &sp->port, .publish = port_publish,
         .subscribe = port_subscribe, .unsubscribe = port_unsubscribe,
         .deliver = port_deliver, .has_interest = port_has_interest,
+        .reply = port_reply,
     };
     rc = st_js_open(&sp->js, &o, &port, (int64_t)shm_wall_ns());
     if (rc < 0)

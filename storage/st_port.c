@@ -55,6 +55,8 @@ st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
     p->gen = atomic_load(&h->hdr->gateway_gen[p->index]);
     shm_producer_init(&p->prod, h, p->index, ch->efd[0]);
     shm_ring_handle_init(&p->out, h, shm_out_ring(h, p->index));
+    for (unsigned g = 0; g < h->hdr->gateways; g++)
+        shm_direct_init(&p->direct[g], h, g, ch->efd[1 + g]);
     p->db = shm_doorbell_of(h, 1 + p->index);
     p->db->pid = (uint32_t)getpid();
     p->efd = ch->efd[1 + p->index];
@@ -161,34 +163,56 @@ put(char *dst, const void *src, size_t n)
     return dst + n;
 }
 
+/* The parts of one message, as a chunk body holds them (shm_msg). */
+struct port_msg {
+    const char *subj, *route, *reply;
+    const void *hdr, *data;
+    size_t subj_len, route_len, reply_len, hdr_len, data_len;
+};
+
+static uint64_t
+msg_len(const struct port_msg *pm)
+{
+    return sizeof(struct shm_msg) + (uint64_t)pm->subj_len + pm->reply_len +
+           pm->hdr_len + pm->data_len + pm->route_len;
+}
+
+static void
+write_msg(struct shm_msg *m, const struct port_msg *pm)
+{
+    m->subject_len = (uint32_t)pm->subj_len;
+    m->reply_len = (uint32_t)pm->reply_len;
+    m->hdr_len = (uint32_t)pm->hdr_len;
+    m->payload_len = (uint32_t)pm->data_len;
+    m->route_len = (uint32_t)pm->route_len;
+    m->reserved = 0;
+    char *w = put((char *)(m + 1), pm->subj, pm->subj_len);
+    w = put(w, pm->reply, pm->reply_len);
+    w = put(w, pm->hdr, pm->hdr_len);
+    w = put(w, pm->data, pm->data_len);
+    put(w, pm->route, pm->route_len);
+}
+
 int
 st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
                 const char *route, size_t route_len, const char *reply,
                 size_t reply_len, const void *hdr, size_t hdr_len,
                 const void *data, size_t data_len)
 {
+    const struct port_msg pm = {
+        subj, route, reply, hdr, data,
+        subj_len, route_len, reply_len, hdr_len, data_len,
+    };
     if (shm_producer_ctrl_waiting(&p->prod) &&
         !shm_producer_flush_ctrl(&p->prod))
         return -ENOBUFS;
-    uint64_t len = sizeof(struct shm_msg) + (uint64_t)subj_len + reply_len +
-                   hdr_len + data_len + route_len;
+    uint64_t len = msg_len(&pm);
     if (len > UINT32_MAX / 2)
         return -EMSGSIZE;
     struct shm_chunk *c = shm_producer_alloc(&p->prod, (uint32_t)len);
     if (c == NULL)
         return -ENOBUFS;
-    struct shm_msg *m = shm_chunk_body(c);
-    m->subject_len = (uint32_t)subj_len;
-    m->reply_len = (uint32_t)reply_len;
-    m->hdr_len = (uint32_t)hdr_len;
-    m->payload_len = (uint32_t)data_len;
-    m->route_len = (uint32_t)route_len;
-    m->reserved = 0;
-    char *w = put((char *)(m + 1), subj, subj_len);
-    w = put(w, reply, reply_len);
-    w = put(w, hdr, hdr_len);
-    w = put(w, data, data_len);
-    put(w, route, route_len);
+    write_msg(shm_chunk_body(c), &pm);
     struct shm_desc d = {
         .kind = SHM_D_PUB, .conn = ST_PORT_CONN, .conn_gen = p->gen,
         .len = (uint32_t)len,
@@ -197,11 +221,41 @@ st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
     return 0;
 }
 
+int
+st_port_send_direct(struct st_port *p, unsigned gw, uint32_t conn,
+                    uint32_t conn_gen, uint32_t sub_id, const char *subj,
+                    size_t subj_len, const void *hdr, size_t hdr_len,
+                    const void *data, size_t data_len)
+{
+    const struct port_msg pm = {
+        .subj = subj, .hdr = hdr, .data = data,
+        .subj_len = subj_len, .hdr_len = hdr_len, .data_len = data_len,
+    };
+    if (gw >= p->hdr->gateways)
+        return -ENOENT;
+    uint64_t len = msg_len(&pm);
+    if (len > UINT32_MAX / 2)
+        return -EMSGSIZE;
+    struct shm_desc d = {
+        .kind = SHM_D_MSG, .src_gw = (uint16_t)p->index, .conn = conn,
+        .conn_gen = conn_gen, .sub = sub_id,
+    };
+    struct shm_msg *m = shm_direct_reserve(&p->direct[gw], &d,
+                                           (uint32_t)len);
+    if (m == NULL)
+        return -ENOBUFS;
+    write_msg(m, &pm);
+    shm_direct_push(&p->direct[gw], &d);
+    return 0;
+}
+
 void
 st_port_flush(struct st_port *p)
 {
     shm_producer_flush_ctrl(&p->prod);
     shm_producer_wake(&p->prod);
+    for (unsigned g = 0; g < p->hdr->gateways; g++)
+        shm_direct_wake(&p->direct[g]);
 }
 
 void

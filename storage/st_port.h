@@ -26,6 +26,7 @@
 #include "dt_buf.h"
 #include "dt_child.h"
 #include "shm.h"
+#include "shm_direct.h"
 #include "shm_producer.h"
 
 #define ST_PORT_CONN 1u                 /* our one connection slot */
@@ -55,6 +56,7 @@ struct st_port {
     uint32_t router_gen;
     struct shm_producer prod;       /* our arena and ring to the router */
     struct shm_ring_handle out;     /* from the router */
+    struct shm_direct direct[SHM_MAX_GATEWAYS]; /* to each gateway */
     struct shm_doorbell *db;        /* ours */
     int efd;
     struct st_port_sub *subs;       /* sorted by nothing; few */
@@ -81,6 +83,15 @@ int st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
                     size_t reply_len, const void *hdr, size_t hdr_len,
                     const void *data, size_t data_len);
 
+/* A message for one known subscriber (sub_id of connection conn/gen on
+ * gateway gw), straight into that gateway's direct ring: only for a reply
+ * that nothing else is ordered against (shm_direct.h).  -ENOBUFS when the
+ * direct ring or arena is full, -ENOENT for a port that is no gateway:
+ * then use st_port_publish(). */
+int st_port_send_direct(struct st_port *p, unsigned gw, uint32_t conn,
+                        uint32_t conn_gen, uint32_t sub_id, const char *subj,
+                        size_t subj_len, const void *hdr, size_t hdr_len,
+                        const void *data, size_t data_len);
 /* Deliveries: up to max, each handed to on_msg (or on_ctrl).  Returns
  * how many. */
 unsigned st_port_drain(struct st_port *p, unsigned max);
@@ -89,7 +100,7 @@ bool st_port_pending(struct st_port *p);
 /* A new router: announce every subscription again. */
 void st_port_check_router(struct st_port *p);
 /* Retry queued control messages, make staged entries visible and wake
- * the router. */
+ * the router, and every gateway that got a direct message. */
 void st_port_flush(struct st_port *p);
 
 #endif /* ST_PORT_H */
