@@ -3,8 +3,9 @@
  * drain deliveries, write, tick.
  *
  * NOTES
- *   epoll, level-triggered.  All gateway workers accept from the one
- *   listener the master holds (EPOLLEXCLUSIVE spreads the wake-ups).
+ *   epoll, level-triggered.  Each worker accepts from its own listening
+ *   socket, which the master holds: all of them share the client port
+ *   (SO_REUSEPORT), and the kernel spreads connections over them.
  *   One loop turn: handle socket events; retry connections blocked on a
  *   full fabric; push queued control messages; drain up to DRAIN_MAX
  *   deliveries; wake the router once; write every connection with output

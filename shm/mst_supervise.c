@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ find_binary(char *out, size_t outlen, const char *name, const char *subdir)
 }
 
 static int
-listen_on(const char *host, uint32_t port, const char *what)
+listen_on(const char *host, uint32_t port, const char *what, bool reuseport)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC,
                               .ai_socktype = SOCK_STREAM,
@@ -110,6 +111,8 @@ listen_on(const char *host, uint32_t port, const char *what)
     int one = 1;
     if (fd == -1 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+        (reuseport &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) ||
         bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
         listen(fd, 4096) == -1) {
         rc = -errno;
@@ -172,8 +175,8 @@ exec_child(struct mst_supervisor *sv, struct mst_child *c, int ctl_fd,
     argv[n++] = "--index";     argv[n++] = idx;
     argv[n++] = "--gen";       argv[n++] = gens;
     if (c->role == MST_GATEWAY) {
-        keep_across_exec(sv->listen_fd);
-        snprintf(lfd, sizeof(lfd), "%d", sv->listen_fd);
+        keep_across_exec(sv->listen_fd[c->index]);
+        snprintf(lfd, sizeof(lfd), "%d", sv->listen_fd[c->index]);
         argv[n++] = "--listen-fd"; argv[n++] = lfd;
         if (sv->http_fd >= 0) {
             keep_across_exec(sv->http_fd);
@@ -337,11 +340,48 @@ make_loop(struct mst_supervisor *sv)
     return 0;
 }
 
+/* The port a listening socket got (the asked one, or the kernel's pick). */
+static uint32_t
+bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* One listening socket per gateway worker, all on the client port
+ * (SO_REUSEPORT): the kernel spreads new connections over the workers by
+ * their address hash.  One shared socket (EPOLLEXCLUSIVE) woke the same
+ * idle worker for every connection, so a second worker got none.  A dead
+ * worker's socket stays open here: its share of new connections waits in
+ * the backlog for its successor. */
+static int
+listen_clients(struct mst_supervisor *sv, const struct mst_options *o)
+{
+    unsigned n = sv->h.hdr->gateways;
+    uint32_t port = o->s.port;
+    for (unsigned i = 0; i < n; i++) {
+        int fd = listen_on(o->s.host, port, "client", n > 1);
+        if (fd < 0)
+            return fd;
+        sv->listen_fd[i] = fd;
+        if (i == 0 && (port = bound_port(fd)) == 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
 int
 mst_supervisor_start(struct mst_supervisor *sv, const struct mst_options *o)
 {
     memset(sv, 0, sizeof(*sv));
-    sv->fabric_fd = sv->listen_fd = sv->http_fd = -1;
+    sv->fabric_fd = sv->http_fd = -1;
+    for (unsigned i = 0; i < SHM_MAX_GATEWAYS; i++)
+        sv->listen_fd[i] = -1;
     int rc;
     if ((rc = find_binary(sv->bin_router, sizeof(sv->bin_router),
                           "dialtone-router", "../router")) < 0 ||
@@ -354,12 +394,11 @@ mst_supervisor_start(struct mst_supervisor *sv, const struct mst_options *o)
     if ((rc = make_loop(sv)) < 0 || (rc = make_fabric(sv, o)) < 0)
         return rc;
 
-    sv->listen_fd = listen_on(o->s.host, o->s.port, "client");
-    if (sv->listen_fd < 0)
-        return sv->listen_fd;
+    if ((rc = listen_clients(sv, o)) < 0)
+        return rc;
     if (o->s.http_port) {
         const char *hh = sv->h.hdr->settings.http_host;
-        sv->http_fd = listen_on(hh, o->s.http_port, "monitoring");
+        sv->http_fd = listen_on(hh, o->s.http_port, "monitoring", false);
         if (sv->http_fd < 0)
             return sv->http_fd;
         dt_info("Starting http monitor on %s:%u", hh, o->s.http_port);
@@ -577,8 +616,9 @@ mst_supervisor_stop(struct mst_supervisor *sv)
     for (unsigned i = 0; i < sv->n_child; i++)
         if (sv->efd[i] > 0)
             close(sv->efd[i]);
-    if (sv->listen_fd >= 0)
-        close(sv->listen_fd);
+    for (unsigned i = 0; i < SHM_MAX_GATEWAYS; i++)
+        if (sv->listen_fd[i] >= 0)
+            close(sv->listen_fd[i]);
     if (sv->http_fd >= 0)
         close(sv->http_fd);
     shm_segment_detach(&sv->h);

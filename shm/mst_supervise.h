@@ -36,7 +36,7 @@ struct mst_child {
 struct mst_supervisor {
     struct shm_handle h;
     int fabric_fd;
-    int listen_fd;
+    int listen_fd[SHM_MAX_GATEWAYS];  /* one per gateway worker */
     int http_fd;              /* -1 when monitoring is off */
     int efd[1 + SHM_MAX_GATEWAYS];
     struct mst_child child[1 + SHM_MAX_GATEWAYS]; /* [0] router, then
