@@ -60,9 +60,11 @@ shm_off(const struct shm_handle *h, const void *p)
 struct shm_ring *shm_in_ring(const struct shm_handle *h, unsigned gw);
 struct shm_ring *shm_out_ring(const struct shm_handle *h, unsigned gw);
 struct shm_arena *shm_arena_of(const struct shm_handle *h, unsigned gw);
-/* Storage port -> gateway gw (shm_direct.h); only with JetStream. */
-struct shm_ring *shm_direct_ring(const struct shm_handle *h, unsigned gw);
-struct shm_arena *shm_direct_arena(const struct shm_handle *h, unsigned gw);
+/* Direct paths (shm_direct.h), only with JetStream: index g is storage ->
+ * gateway g, gateways + g is gateway g -> storage. */
+struct shm_ring *shm_direct_ring(const struct shm_handle *h, unsigned i);
+struct shm_arena *shm_direct_arena(const struct shm_handle *h, unsigned i);
+struct shm_js_subjects *shm_js_subjects(const struct shm_handle *h);
 struct shm_doorbell *shm_doorbell_of(const struct shm_handle *h,
                                      unsigned consumer); /* 0 = router,
                                                             1+k = gateway k */

@@ -10,13 +10,13 @@
 
 void
 shm_direct_init(struct shm_direct *d, const struct shm_handle *h,
-                unsigned gw, int efd)
+                unsigned i, unsigned port, int efd)
 {
     d->h = h;
-    shm_ring_handle_init(&d->ring, h, shm_direct_ring(h, gw));
-    d->a = shm_direct_arena(h, gw);
+    shm_ring_handle_init(&d->ring, h, shm_direct_ring(h, i));
+    d->a = shm_direct_arena(h, i);
     d->data = shm_at(h, d->a->data_off, d->a->size);
-    d->db = shm_doorbell_of(h, 1 + gw);
+    d->db = shm_doorbell_of(h, 1 + port);
     d->efd = efd;
     d->pushed = false;
 }
@@ -80,9 +80,20 @@ shm_direct_wake(struct shm_direct *d)
 
 void
 shm_direct_consumer_init(struct shm_ring_handle *rh,
-                         const struct shm_handle *h, unsigned gw)
+                         const struct shm_handle *h, unsigned i)
 {
-    shm_ring_handle_init(rh, h, shm_direct_ring(h, gw));
+    shm_ring_handle_init(rh, h, shm_direct_ring(h, i));
+}
+
+bool
+shm_direct_peek(struct shm_ring_handle *rh, struct shm_desc *d)
+{
+    unsigned c = rh->ring->ck.c_head;
+    if (c == ck_pr_load_uint(&rh->ring->ck.p_tail))
+        return false;
+    ck_pr_fence_load();
+    *d = rh->entries[c & rh->mask];
+    return true;
 }
 
 void

@@ -1,15 +1,16 @@
 /*
- * shm_direct.h -- the direct path from the storage port to one gateway:
- * an SPSC ring of deliveries and a byte arena of their messages, so that
- * JetStream's replies (publish acks, API responses) reach the requester's
- * gateway without a trip through the router.
+ * shm_direct.h -- a direct path between the storage port and one gateway,
+ * either way: an SPSC ring of descriptors and a byte arena of their
+ * messages, so that JetStream traffic skips the router.
  *
  * NOTES
- *   Who uses it: the storage process produces, only for a message with
- *   exactly one plain subscriber (its replica of the others' interest
- *   says which connection and sub id); the gateway consumes it like its
- *   ring from the router (SHM_D_MSG descriptors; the chunk's refs are
- *   ignored here) and marks entries applied once copied out.
+ *   Storage -> gateway g (ring g): replies (publish acks, API responses)
+ *   with exactly one plain subscriber, which the storage process's replica
+ *   of the others' interest names (connection and sub id); the gateway
+ *   consumes them like its ring from the router (SHM_D_MSG; the chunk's
+ *   refs are ignored here).  Gateway g -> storage (ring gateways + g):
+ *   publishes on the subjects storage subscribes to (SHM_D_PUB, `mark`
+ *   below).  Consumers mark entries applied once they copied them out.
  *   Space: the arena is reclaimed in ring order, never by refcount: every
  *   byte before the chunk of the oldest entry not yet applied is free
  *   (each descriptor's `seq` holds its chunk's arena position).  The
@@ -30,19 +31,43 @@
 
 #include "shm.h"
 
+/* Gateway -> storage: in shm_desc.reserved[SHM_DIRECT_MARK], the
+ * position of the gateway's ring to the router after the last entry that
+ * storage must see first (a subscription change, which the router
+ * forwards to storage, or a publish storage might get that way).  Storage
+ * takes the entry only once the router has applied that position, and
+ * drains what the router gave it before.  So a client's SUB and then its
+ * request, or its publishes before and after the gateway learned of a
+ * new stream, are seen in the order it sent them. */
+#define SHM_DIRECT_MARK 0
+
 struct shm_direct {
     const struct shm_handle *h;
     struct shm_ring_handle ring;
     struct shm_arena *a;
     uint8_t *data;
-    struct shm_doorbell *db;        /* the gateway's */
+    struct shm_doorbell *db;        /* the consumer's */
     int efd;
     bool pushed;                    /* since the last wake */
 };
 
-/* Producer: attach to the path to gateway gw (doorbell efd). */
+/* Index of the direct path to gateway gw, and of the one from it. */
+static inline unsigned
+shm_direct_to_gw(unsigned gw)
+{
+    return gw;
+}
+
+static inline unsigned
+shm_direct_from_gw(const struct shm_header *hdr, unsigned gw)
+{
+    return hdr->gateways + gw;
+}
+
+/* Producer: attach to direct path `i`, whose consumer is `port` (its
+ * doorbell, eventfd efd). */
 void shm_direct_init(struct shm_direct *d, const struct shm_handle *h,
-                     unsigned gw, int efd);
+                     unsigned i, unsigned port, int efd);
 
 /* Producer: room for a message of body_len bytes?  Then *desc is filled
  * (kind, conn, conn_gen, sub set by the caller beforehand) and the body
@@ -55,9 +80,12 @@ void shm_direct_push(struct shm_direct *d, struct shm_desc *desc);
 /* Producer: ring the gateway's doorbell if anything was pushed. */
 void shm_direct_wake(struct shm_direct *d);
 
-/* Consumer: the ring, and forgetting what a dead predecessor left. */
+/* Consumer: the ring of path i, and forgetting what a dead predecessor
+ * left. */
 void shm_direct_consumer_init(struct shm_ring_handle *rh,
-                              const struct shm_handle *h, unsigned gw);
+                              const struct shm_handle *h, unsigned i);
 void shm_direct_discard(struct shm_ring_handle *rh);
+/* Consumer: the next entry without taking it. */
+bool shm_direct_peek(struct shm_ring_handle *rh, struct shm_desc *d);
 
 #endif /* SHM_DIRECT_H */

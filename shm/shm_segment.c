@@ -54,9 +54,11 @@ plan_layout(const struct shm_layout_params *p, struct shm_header *hdr)
     off += (uint64_t)g * p->max_conns_per_gw * sizeof(struct shm_conn_slot);
     if (p->storage) {
         hdr->direct_rings_off = off;
-        off += (uint64_t)p->gateways * sizeof(struct shm_ring);
+        off += 2ull * p->gateways * sizeof(struct shm_ring);
         hdr->direct_arenas_off = off;
-        off += (uint64_t)p->gateways * sizeof(struct shm_arena);
+        off += 2ull * p->gateways * sizeof(struct shm_arena);
+        hdr->js_subjects_off = off;
+        off += sizeof(struct shm_js_subjects);
     }
     off = align_up(off, 4096);
     /* ring entry arrays and arena bytes follow, page aligned */
@@ -124,7 +126,7 @@ shm_segment_create(const struct shm_layout_params *p, int *fd_out,
                                    sizeof(struct shm_desc), 4096);
     uint64_t direct_ring_bytes = align_up((uint64_t)SHM_DIRECT_RING *
                                           sizeof(struct shm_desc), 4096);
-    uint64_t direct_bytes = p->storage ? (uint64_t)p->gateways *
+    uint64_t direct_bytes = p->storage ? 2ull * p->gateways *
                             (direct_ring_bytes + SHM_DIRECT_ARENA) : 0;
     uint64_t size = off + 2ull * ports * ring_bytes +
                     (uint64_t)ports * p->arena_size + direct_bytes;
@@ -162,7 +164,7 @@ shm_segment_create(const struct shm_layout_params *p, int *fd_out,
         a->data_off = off;
         off += p->arena_size;
     }
-    for (unsigned g = 0; p->storage && g < p->gateways; g++) {
+    for (unsigned g = 0; p->storage && g < 2 * p->gateways; g++) {
         init_ring(shm_direct_ring(h, g), off, SHM_DIRECT_RING);
         off += direct_ring_bytes;
         struct shm_arena *a = shm_direct_arena(h, g);
@@ -256,6 +258,12 @@ struct shm_arena *
 shm_direct_arena(const struct shm_handle *h, unsigned gw)
 {
     return (struct shm_arena *)(h->base + h->hdr->direct_arenas_off) + gw;
+}
+
+struct shm_js_subjects *
+shm_js_subjects(const struct shm_handle *h)
+{
+    return (struct shm_js_subjects *)(h->base + h->hdr->js_subjects_off);
 }
 
 struct shm_doorbell *

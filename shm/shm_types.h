@@ -34,8 +34,9 @@
 #define SHM_MAX_GATEWAYS    64    /* ports, storage included */
 #define SHM_NO_PORT         0xffffffffu
 #define SHM_NAME_MAX        64
-#define SHM_DIRECT_RING     4096          /* entries, storage -> a gateway */
-#define SHM_DIRECT_ARENA    (4u << 20)    /* bytes, storage -> a gateway */
+#define SHM_DIRECT_RING     4096          /* entries per direct ring */
+#define SHM_DIRECT_ARENA    (4u << 20)    /* bytes per direct arena */
+#define SHM_JS_SUBJECTS     (256u << 10)  /* bytes of storage's subjects */
 #define SHM_AUTH_MAX        256
 
 static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
@@ -60,6 +61,8 @@ enum shm_desc_kind {
 #define SHM_DF_LOCAL_DONE   0x0004u /* the gateway delivered to its own plain
                                        subscribers already; desc.sub holds
                                        how many */
+#define SHM_DF_STORAGE_DONE 0x0008u /* the gateway sent it to the storage
+                                       port directly: skip that port */
 
 struct shm_desc {
     uint16_t kind;      /* enum shm_desc_kind */
@@ -261,6 +264,18 @@ struct shm_router_stats {
     uint8_t pad[SHM_CACHELINE * 2 - 72];
 };
 
+/* The subjects the storage process subscribes to, for gateways to send
+ * those publishes straight to it (shm_js_subjects.c).  Writer: storage,
+ * under a sequence lock (odd while writing). */
+struct shm_js_subjects {
+    _Atomic uint32_t seq;
+    uint32_t count;
+    uint32_t len;                 /* bytes of data used */
+    uint32_t overflow;            /* 1: did not fit, use the router */
+    uint8_t pad[SHM_CACHELINE - 16];
+    char data[SHM_JS_SUBJECTS];   /* count subjects, each NUL-terminated */
+};
+
 /* ------------------------------------------------------------------ */
 /* Header.                                                              */
 
@@ -287,11 +302,13 @@ struct shm_header {
     uint64_t out_rings_off;       /* shm_ring[ports] */
     uint64_t arenas_off;          /* shm_arena[ports] */
     uint64_t conns_off;           /* shm_conn_slot[ports][max_conns] */
-    /* direct path, storage port -> gateway g (with JetStream only):
-     * shm_ring[gateways] and shm_arena[gateways]; 0 without storage */
+    /* direct paths (with JetStream only; 0 without): shm_ring and
+     * shm_arena [2 * gateways], storage -> gateway g at g, gateway g ->
+     * storage at gateways + g; storage's subjects for the gateways */
     uint64_t direct_rings_off;
     uint64_t direct_arenas_off;
-    uint8_t pad0[SHM_CACHELINE - 16];
+    uint64_t js_subjects_off;     /* struct shm_js_subjects */
+    uint8_t pad0[SHM_CACHELINE - 24];
     /* generations: bumped by the master on each (re)start of a child */
     _Atomic uint32_t router_gen;
     _Atomic uint32_t gateway_gen[SHM_MAX_GATEWAYS]; /* per port */

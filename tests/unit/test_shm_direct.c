@@ -69,7 +69,7 @@ test_in_order_and_intact(void)
     setup();
     struct shm_direct d;
     struct shm_ring_handle rh;
-    shm_direct_init(&d, &h, 1, -1);
+    shm_direct_init(&d, &h, 1, 1, -1);
     shm_direct_consumer_init(&rh, &h, 1);
     for (uint32_t i = 1; i <= 100; i++)
         CHECK(send_one(&d, i, 10 + i));
@@ -90,7 +90,7 @@ test_space_returns_when_applied(void)
     setup();
     struct shm_direct d;
     struct shm_ring_handle rh;
-    shm_direct_init(&d, &h, 0, -1);
+    shm_direct_init(&d, &h, 0, 0, -1);
     shm_direct_consumer_init(&rh, &h, 0);
     uint32_t big = SHM_DIRECT_ARENA / 8;   /* 7 fit (each + its header) */
     int n = 0;
@@ -124,7 +124,7 @@ test_ring_full_counts_unapplied(void)
     setup();
     struct shm_direct d;
     struct shm_ring_handle rh;
-    shm_direct_init(&d, &h, 0, -1);
+    shm_direct_init(&d, &h, 0, 0, -1);
     shm_direct_consumer_init(&rh, &h, 0);
     uint32_t n = 0;
     while (n < SHM_DIRECT_RING + 10 && send_one(&d, n, 8))
@@ -146,13 +146,13 @@ test_restarts(void)
     setup();
     struct shm_direct d;
     struct shm_ring_handle rh;
-    shm_direct_init(&d, &h, 1, -1);
+    shm_direct_init(&d, &h, 1, 1, -1);
     shm_direct_consumer_init(&rh, &h, 1);
     CHECK(send_one(&d, 1, 100));
     struct shm_desc lost = { .conn = 2 };
     CHECK(shm_direct_reserve(&d, &lost, 100) != NULL);  /* then "dies" */
     struct shm_direct d2;
-    shm_direct_init(&d2, &h, 1, -1);
+    shm_direct_init(&d2, &h, 1, 1, -1);
     CHECK(send_one(&d2, 3, 100));
     CHECK(take_one(&rh, 1, 100));
     CHECK(take_one(&rh, 3, 100));     /* 2 never appears, 1 was not hit */
