@@ -219,13 +219,17 @@ dispatch_pub(struct rt_router *r, unsigned src, struct shm_desc *d,
     const struct rt_match *res = rt_sublist_match(r->in.sl, subject,
                                                   subject_len);
     bool no_echo = d->flags & SHM_DF_NO_ECHO;
-    /* plain subscribers on the publisher's own gateway were served there */
+    /* plain subscribers on the publisher's own gateway were served there;
+     * the storage process got it straight from the gateway (it counts as
+     * a taker: no no-responders for a request it will answer) */
     bool local_done = d->flags & SHM_DF_LOCAL_DONE;
-    unsigned n = 0;
+    bool storage_done = d->flags & SHM_DF_STORAGE_DONE;
+    unsigned n = storage_done ? 1 : 0;
     if (res != NULL) {
         for (uint32_t i = 0; i < res->n_psubs; i++) {
             const struct rt_sub *s = res->psubs[i];
-            if ((local_done && s->gw == src) || (no_echo && is_self(s, src, d)))
+            if ((local_done && s->gw == src) || (no_echo && is_self(s, src, d))
+                || (storage_done && s->gw == r->ch.h.hdr->storage_port))
                 continue;
             n += deliver(r, c, d, s);
         }
