@@ -296,7 +296,8 @@ run(struct st_proc *sp)
             publish_stats(sp);
         if (got || done > 0)
             continue;
-        sleep_until_work(sp, st_js_next_deadline(sp->js), more > 0);
+        sleep_until_work(sp, st_js_next_deadline(sp->js),
+                         more > 0 || st_port_deferred(&sp->port));
     }
     return 0;
 }

@@ -56,13 +56,16 @@ st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
     shm_producer_init(&p->prod, h, p->index, ch->efd[0]);
     shm_ring_handle_init(&p->out, h, shm_out_ring(h, p->index));
     for (unsigned g = 0; g < h->hdr->gateways; g++)
-        shm_direct_init(&p->direct[g], h, g, ch->efd[1 + g]);
+        shm_direct_init(&p->direct[g], h, shm_direct_to_gw(g), g,
+                        ch->efd[1 + g]);
     p->db = shm_doorbell_of(h, 1 + p->index);
     p->db->pid = (uint32_t)getpid();
     p->efd = ch->efd[1 + p->index];
     p->on_msg = fn;
     p->on_ctrl = ctrl;
     p->arg = arg;
+    if (st_port_own_init(p) < 0)
+        return -ENOMEM;
     set_interest(p, 0);
     /* what a dead predecessor left in our ring was meant for it */
     struct shm_desc d;
@@ -78,6 +81,7 @@ st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
 void
 st_port_free(struct st_port *p)
 {
+    st_port_own_free(p);
     for (uint32_t i = 0; i < p->nsubs; i++)
         free(p->subs[i].subject);
     free(p->subs);
@@ -124,6 +128,7 @@ add_sub(struct st_port *p, uint32_t id)
     struct st_port_sub *s = &p->subs[p->nsubs++];
     s->id = id;
     s->subject = NULL;
+    s->own = NULL;
     set_interest(p, p->nsubs);
     return s;
 }
@@ -138,8 +143,11 @@ st_port_subscribe(struct st_port *p, uint32_t id, const char *subject,
     char *copy = strndup(subject, len);
     if (copy == NULL)
         return -ENOMEM;
+    st_port_own_del(p, s);
     free(s->subject);
     s->subject = copy;
+    if (st_port_own_set(p, s) < 0)
+        dt_warn("storage: %s: only through the router", copy);
     return ctrl_sub(p, id, copy);
 }
 
@@ -149,6 +157,7 @@ st_port_unsubscribe(struct st_port *p, uint32_t id)
     struct st_port_sub *s = find_sub(p, id);
     if (s == NULL)
         return -ENOENT;
+    st_port_own_del(p, s);
     free(s->subject);
     *s = p->subs[--p->nsubs];
     set_interest(p, p->nsubs);
@@ -203,6 +212,7 @@ st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
         subj, route, reply, hdr, data,
         subj_len, route_len, reply_len, hdr_len, data_len,
     };
+    st_port_own_publish(p);     /* before anything a client may act on */
     if (shm_producer_ctrl_waiting(&p->prod) &&
         !shm_producer_flush_ctrl(&p->prod))
         return -ENOBUFS;
@@ -233,6 +243,7 @@ st_port_send_direct(struct st_port *p, unsigned gw, uint32_t conn,
     };
     if (gw >= p->hdr->gateways)
         return -ENOENT;
+    st_port_own_publish(p);     /* before anything a client may act on */
     uint64_t len = msg_len(&pm);
     if (len > UINT32_MAX / 2)
         return -EMSGSIZE;
@@ -254,6 +265,7 @@ st_port_flush(struct st_port *p)
 {
     shm_producer_flush_ctrl(&p->prod);
     shm_producer_wake(&p->prod);
+    st_port_own_publish(p);
     for (unsigned g = 0; g < p->hdr->gateways; g++)
         shm_direct_wake(&p->direct[g]);
 }
@@ -304,7 +316,7 @@ deliver(struct st_port *p, const struct shm_desc *d, struct shm_chunk *c)
 }
 
 unsigned
-st_port_drain(struct st_port *p, unsigned max)
+st_port_drain_router(struct st_port *p, unsigned max)
 {
     struct shm_desc batch[64];
     unsigned n = 0, got;
@@ -325,8 +337,15 @@ st_port_drain(struct st_port *p, unsigned max)
     return n;
 }
 
+unsigned
+st_port_drain(struct st_port *p, unsigned max)
+{
+    unsigned n = st_port_drain_router(p, max);
+    return n + st_port_drain_direct(p, max);
+}
+
 bool
 st_port_pending(struct st_port *p)
 {
-    return shm_ring_count(&p->out) > 0;
+    return shm_ring_count(&p->out) > 0 || st_port_direct_pending(p);
 }

@@ -43,9 +43,13 @@ typedef void (*st_port_msg_fn)(void *arg, uint32_t sub_id,
 typedef void (*st_port_ctrl_fn)(void *arg, unsigned from, const void *body,
                                 size_t len);
 
+struct rt_sub;
+struct rt_sublist;
+
 struct st_port_sub {
     uint32_t id;
     char *subject;
+    struct rt_sub *own;             /* its entry in st_port.own */
 };
 
 struct st_port {
@@ -57,6 +61,12 @@ struct st_port {
     struct shm_producer prod;       /* our arena and ring to the router */
     struct shm_ring_handle out;     /* from the router */
     struct shm_direct direct[SHM_MAX_GATEWAYS]; /* to each gateway */
+    /* from each gateway (st_port_direct.c) */
+    struct shm_ring_handle from_gw[SHM_MAX_GATEWAYS];
+    struct rt_sublist *own;         /* our subscriptions, for those */
+    bool own_dirty;                 /* the list for the gateways is old */
+    bool deferred;                  /* a gateway's entry waits for the
+                                       router to catch up */
     struct shm_doorbell *db;        /* ours */
     int efd;
     struct st_port_sub *subs;       /* sorted by nothing; few */
@@ -92,11 +102,33 @@ int st_port_send_direct(struct st_port *p, unsigned gw, uint32_t conn,
                         uint32_t conn_gen, uint32_t sub_id, const char *subj,
                         size_t subj_len, const void *hdr, size_t hdr_len,
                         const void *data, size_t data_len);
-/* Deliveries: up to max, each handed to on_msg (or on_ctrl).  Returns
- * how many. */
+/* Deliveries: up to max, each handed to on_msg (or on_ctrl): the
+ * router's, then the gateways' direct publishes.  Returns how many. */
 unsigned st_port_drain(struct st_port *p, unsigned max);
-/* Anything delivered and not yet drained? */
+unsigned st_port_drain_router(struct st_port *p, unsigned max);
+/* Anything delivered and not yet drained (entries waiting for the router
+ * to catch up excluded)? */
 bool st_port_pending(struct st_port *p);
+/* A gateway's direct entry waits for the router: look again soon. */
+static inline bool
+st_port_deferred(const struct st_port *p)
+{
+    return p->deferred;
+}
+
+/* st_port_direct.c: publishes straight from the gateways, our own
+ * subscriptions indexed for them, and their list in the fabric. */
+int  st_port_own_init(struct st_port *p);
+void st_port_own_free(struct st_port *p);
+int  st_port_own_set(struct st_port *p, struct st_port_sub *s);
+void st_port_own_del(struct st_port *p, struct st_port_sub *s);
+/* Rewrite the list of our subjects for the gateways if it changed: done
+ * before anything leaves the port, so a client that heard back from us
+ * (a stream created) publishes through a gateway that knows the new
+ * list. */
+void st_port_own_publish(struct st_port *p);
+unsigned st_port_drain_direct(struct st_port *p, unsigned max);
+bool st_port_direct_pending(struct st_port *p);
 /* A new router: announce every subscription again. */
 void st_port_check_router(struct st_port *p);
 /* Retry queued control messages, make staged entries visible and wake
