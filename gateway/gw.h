@@ -22,6 +22,8 @@
 
 #include "dt_buf.h"
 #include "dt_child.h"
+#include "shm_direct.h"
+#include "shm_js_subjects.h"
 #include "shm_producer.h"
 #include "gw_parser.h"
 #include "gw_subs.h"
@@ -72,6 +74,14 @@ struct gw_worker {
     struct shm_ring_handle out;    /* from the router */
     struct shm_ring_handle direct; /* from storage (shm_direct.h) */
     bool has_direct;               /* JetStream on: direct is live */
+    /* to storage (gw_js.c): the direct ring, storage's subjects */
+    struct shm_direct js_in;
+    struct shm_js_subjects *js_table;  /* NULL: no JetStream */
+    struct shm_js_subjects_copy js_copy;
+    struct rt_sublist *js_subs;        /* over js_copy's subjects */
+    struct rt_sub *js_sub_arr;
+    uint32_t js_mark;                  /* SHM_DIRECT_MARK of the next send */
+    uint64_t js_dropped;               /* storage's direct ring was full */
     struct shm_doorbell *db;       /* ours */
     uint32_t router_gen;           /* router generation last announced to */
     uint32_t announce_gen;         /* announce_gen last answered */
@@ -210,6 +220,27 @@ void gw_fabric_release_pongs(struct gw_worker *w, uint32_t applied,
  * process asks for it (announce_gen). */
 void gw_fabric_check_router(struct gw_worker *w);
 
+/* Fill m (shm_msg) with op's subject, reply, headers and payload. */
+void gw_msg_write(struct shm_msg *m, const struct gw_op *op);
+
+/* gw_js.c */
+void gw_js_init(struct gw_worker *w);
+void gw_js_free(struct gw_worker *w);
+/* Once per loop turn: pick up a new list of storage's subjects. */
+void gw_js_refresh(struct gw_worker *w);
+/* Is storage's list known (so that what it does not hold is not for
+ * storage)? */
+bool gw_js_usable(const struct gw_worker *w);
+/* Does storage subscribe to op's subject? */
+bool gw_js_wants(struct gw_worker *w, const struct gw_op *op);
+/* Storage must see what we just pushed to the router before our next
+ * direct message (a subscription change, a publish it may get). */
+void gw_js_note_router(struct gw_worker *w);
+/* op, straight to storage (dropped and counted when its ring is full). */
+void gw_js_send(struct gw_worker *w, struct gw_conn *c,
+                const struct gw_op *op, uint16_t flags);
+void gw_js_wake(struct gw_worker *w);
+
 /* gw_local.c */
 int  gw_local_init(struct gw_worker *w);
 int  gw_local_add(struct gw_worker *w, struct gw_conn *c, struct gw_sub *s);
@@ -223,7 +254,9 @@ void gw_local_deliver(struct gw_worker *w, const struct gw_op *op,
                       uint32_t n);
 /* Account for a subscription added (+1) or removed (-1). */
 void gw_local_interest(struct gw_worker *w, const struct gw_sub *s, int delta);
-/* True when only this worker's plain subscribers can want a publish. */
+/* True when only this worker's plain subscribers can want a publish
+ * (storage's interest left out once its subjects are known: what it
+ * wants goes to it directly). */
 bool gw_local_only(struct gw_worker *w);
 /* A request nobody anywhere took: 503 to the publisher itself. */
 void gw_deliver_no_responders(struct gw_worker *w, struct gw_conn *c,

@@ -17,24 +17,9 @@
 #include "dt_log.h"
 #include "gw.h"
 
-int
-gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
-                  const struct gw_op *op, uint32_t *local)
+void
+gw_msg_write(struct shm_msg *m, const struct gw_op *op)
 {
-    if (shm_producer_ctrl_waiting(&w->prod))
-        return -EAGAIN;
-    if (gw_local_only(w)) {
-        /* nobody else holds a subscription: the router would only find
-         * what we find here, so spare it (and its wake-up) */
-        *local = gw_local_match(w, c, op);
-        return 1;
-    }
-    uint32_t len = (uint32_t)sizeof(struct shm_msg) + op->subject.len +
-                   op->reply.len + op->headers.len + op->payload.len;
-    struct shm_chunk *ch = shm_producer_alloc(&w->prod, len);
-    if (ch == NULL)
-        return -EAGAIN;
-    struct shm_msg *m = shm_chunk_body(ch);
     m->subject_len = op->subject.len;
     m->reply_len = op->reply.len;
     m->hdr_len = op->headers.len;
@@ -45,26 +30,57 @@ gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
     p = gw_slice_put(p, op->reply);
     p = gw_slice_put(p, op->headers);
     gw_slice_put(p, op->payload);
+}
 
-    uint16_t flags = SHM_DF_LOCAL_DONE;
+/* 0 pushed to the router; 1 delivered here only; 2 here and to storage
+ * directly (someone took it: no no-responders); -EAGAIN no room. */
+int
+gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
+                  const struct gw_op *op, uint32_t *local)
+{
+    if (shm_producer_ctrl_waiting(&w->prod))
+        return -EAGAIN;
+    uint16_t flags = 0;
     if (c->flags & SHM_CF_NO_ECHO)
         flags |= SHM_DF_NO_ECHO;
     if ((c->flags & (SHM_CF_HEADERS | SHM_CF_NORESP)) ==
         (SHM_CF_HEADERS | SHM_CF_NORESP))
         flags |= SHM_DF_NORESP_OK;
+    bool js = gw_js_wants(w, op);
+    /* nobody else holds a subscription: the router would only find what
+     * we find here, so spare it (and its wake-up) */
+    bool router = !gw_local_only(w);
+    uint32_t len = (uint32_t)sizeof(struct shm_msg) + op->subject.len +
+                   op->reply.len + op->headers.len + op->payload.len;
+    struct shm_chunk *ch = NULL;
+    if (router && (ch = shm_producer_alloc(&w->prod, len)) == NULL)
+        return -EAGAIN;     /* before the direct send: no duplicate later */
+    if (js) {
+        gw_js_send(w, c, op, flags);
+        flags |= SHM_DF_STORAGE_DONE;
+    }
     *local = gw_local_match(w, c, op);
+    if (!router)
+        return js ? 2 : 1;
+    gw_msg_write(shm_chunk_body(ch), op);
     struct shm_desc d = {
-        .kind = SHM_D_PUB, .flags = flags, .conn = c->slot,
-        .conn_gen = c->gen, .len = len, .sub = *local,
+        .kind = SHM_D_PUB, .flags = flags | SHM_DF_LOCAL_DONE,
+        .conn = c->slot, .conn_gen = c->gen, .len = len, .sub = *local,
     };
     shm_producer_push(&w->prod, ch, &d);
+    if (!js && !gw_js_usable(w))
+        gw_js_note_router(w);   /* it may be storage's */
     return 0;
 }
 
+/* Every control message goes past storage too (the router forwards it):
+ * our next direct message to storage waits for it. */
 bool
 gw_fabric_flush_ctrl(struct gw_worker *w)
 {
-    return shm_producer_flush_ctrl(&w->prod);
+    bool done = shm_producer_flush_ctrl(&w->prod);
+    gw_js_note_router(w);
+    return done;
 }
 
 int
@@ -76,26 +92,35 @@ gw_fabric_ctrl_sub(struct gw_worker *w, struct gw_conn *c,
     subject[s->subject_len] = '\0';
     memcpy(queue, gw_sub_queue(s), s->queue_len);
     queue[s->queue_len] = '\0';
-    return shm_producer_sub(&w->prod, c->slot, c->gen, s->id, subject, queue);
+    int rc = shm_producer_sub(&w->prod, c->slot, c->gen, s->id, subject,
+                              queue);
+    gw_js_note_router(w);
+    return rc;
 }
 
 int
 gw_fabric_ctrl_unsub(struct gw_worker *w, struct gw_conn *c, uint32_t sub_id)
 {
-    return shm_producer_unsub(&w->prod, c->slot, c->gen, sub_id);
+    int rc = shm_producer_unsub(&w->prod, c->slot, c->gen, sub_id);
+    gw_js_note_router(w);
+    return rc;
 }
 
 int
 gw_fabric_ctrl_closed(struct gw_worker *w, struct gw_conn *c)
 {
-    return shm_producer_closed(&w->prod, c->slot, c->gen);
+    int rc = shm_producer_closed(&w->prod, c->slot, c->gen);
+    gw_js_note_router(w);
+    return rc;
 }
 
 int
 gw_fabric_ctrl_reset(struct gw_worker *w, bool complete)
 {
-    return shm_producer_reset(&w->prod, complete,
-                              atomic_load(&w->hdr->gateway_gen[w->index]));
+    int rc = shm_producer_reset(&w->prod, complete,
+                                atomic_load(&w->hdr->gateway_gen[w->index]));
+    gw_js_note_router(w);
+    return rc;
 }
 
 void
@@ -144,6 +169,7 @@ void
 gw_fabric_wake_router(struct gw_worker *w)
 {
     shm_producer_wake(&w->prod);
+    gw_js_wake(w);
 }
 
 static unsigned

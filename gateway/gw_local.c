@@ -52,6 +52,9 @@ gw_local_only(struct gw_worker *w)
 {
     uint64_t total = atomic_load_explicit(&w->hdr->interest_total,
                                           memory_order_acquire);
+    if (gw_js_usable(w))
+        total -= atomic_load_explicit(
+            &w->hdr->interest[w->hdr->storage_port], memory_order_acquire);
     return w->queue_subs == 0 && total == w->interest;
 }
 

@@ -349,6 +349,7 @@ gw_loop_run(struct gw_worker *w)
         shm_doorbell_awake(w->db);
         w->turn_ns = shm_now_ns();
         w->turn_wall_ns = w->turn_ns + (uint64_t)w->wall_offset_ns;
+        gw_js_refresh(w);
         for (int i = 0; i < n; i++)
             handle_event(w, &evs[i]);
         gw_fabric_flush_ctrl(w);

@@ -24,12 +24,13 @@ worker_init(struct gw_worker *w)
     shm_ring_handle_init(&w->out, h, shm_out_ring(h, w->index));
     w->has_direct = h->hdr->storage_port != SHM_NO_PORT;
     if (w->has_direct)
-        shm_direct_consumer_init(&w->direct, h, w->index);
+        shm_direct_consumer_init(&w->direct, h, shm_direct_to_gw(w->index));
     w->db = shm_doorbell_of(h, 1 + w->index);
     w->db->pid = (uint32_t)getpid();
     if (gw_worker_init_conns(w) < 0 || gw_local_init(w) < 0 ||
         gw_loop_init(w) < 0)
         return -1;
+    gw_js_init(w);
     gw_deliver_discard_all(w);
     return 0;
 }
@@ -49,5 +50,7 @@ main(int argc, char **argv)
         dt_error("cannot start: bad arguments or out of memory");
         return 2;
     }
-    return gw_loop_run(&worker);
+    int rc = gw_loop_run(&worker);
+    gw_js_free(&worker);
+    return rc;
 }
