@@ -236,7 +236,16 @@ bool gw_js_wants(struct gw_worker *w, const struct gw_op *op);
 /* Storage must see what we just pushed to the router before our next
  * direct message (a subscription change, a publish it may get). */
 void gw_js_note_router(struct gw_worker *w);
-/* op, straight to storage (dropped and counted when its ring is full). */
+/* How a publish of len bytes (shm_msg included) that storage wants gets
+ * there now. */
+enum gw_js_way {
+    GW_JS_DIRECT,       /* room in the direct ring: gw_js_send() */
+    GW_JS_WAIT,         /* full (or order): try again later (-EAGAIN) */
+    GW_JS_DROP,         /* storage is stuck: drop it (counted) */
+    GW_JS_ROUTER,       /* too big for the direct arena: the router */
+};
+enum gw_js_way gw_js_way(struct gw_worker *w, uint32_t len);
+/* op, straight to storage; gw_js_way() said GW_JS_DIRECT. */
 void gw_js_send(struct gw_worker *w, struct gw_conn *c,
                 const struct gw_op *op, uint16_t flags);
 void gw_js_wake(struct gw_worker *w);

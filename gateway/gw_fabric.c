@@ -46,30 +46,34 @@ gw_fabric_publish(struct gw_worker *w, struct gw_conn *c,
     if ((c->flags & (SHM_CF_HEADERS | SHM_CF_NORESP)) ==
         (SHM_CF_HEADERS | SHM_CF_NORESP))
         flags |= SHM_DF_NORESP_OK;
-    bool js = gw_js_wants(w, op);
-    /* nobody else holds a subscription: the router would only find what
-     * we find here, so spare it (and its wake-up) */
-    bool router = !gw_local_only(w);
     uint32_t len = (uint32_t)sizeof(struct shm_msg) + op->subject.len +
                    op->reply.len + op->headers.len + op->payload.len;
+    bool js = gw_js_wants(w, op);
+    enum gw_js_way way = js ? gw_js_way(w, len) : GW_JS_ROUTER;
+    if (way == GW_JS_WAIT)
+        return -EAGAIN;
+    bool direct = js && way != GW_JS_ROUTER;   /* sent or dropped */
+    /* nobody else holds a subscription: the router would only find what
+     * we find here, so spare it (and its wake-up) */
+    bool router = (js && !direct) || !gw_local_only(w);
     struct shm_chunk *ch = NULL;
     if (router && (ch = shm_producer_alloc(&w->prod, len)) == NULL)
         return -EAGAIN;     /* before the direct send: no duplicate later */
-    if (js) {
+    if (way == GW_JS_DIRECT)
         gw_js_send(w, c, op, flags);
+    if (direct)
         flags |= SHM_DF_STORAGE_DONE;
-    }
     *local = gw_local_match(w, c, op);
     if (!router)
-        return js ? 2 : 1;
+        return direct ? 2 : 1;
     gw_msg_write(shm_chunk_body(ch), op);
     struct shm_desc d = {
         .kind = SHM_D_PUB, .flags = flags | SHM_DF_LOCAL_DONE,
         .conn = c->slot, .conn_gen = c->gen, .len = len, .sub = *local,
     };
     shm_producer_push(&w->prod, ch, &d);
-    if (!js && !gw_js_usable(w))
-        gw_js_note_router(w);   /* it may be storage's */
+    if (!direct && (js || !gw_js_usable(w)))
+        gw_js_note_router(w);   /* it is, or may be, storage's */
     return 0;
 }
 

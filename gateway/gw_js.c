@@ -15,12 +15,19 @@
  *   publish made while we could not tell storage's subjects; everything
  *   before storage's list changed).  A client's SUB before its request,
  *   and its publishes before and after a new stream, keep their order.
- *   Full: a direct ring or arena that is full drops the message (counted,
- *   logged): a storage process that stopped reading must not stop this
- *   gateway's clients, as the router drops what a stuck storage port
- *   would not take.  Unacknowledged, so JetStream publishers retry.
+ *   Full: a publisher whose message finds the direct ring or arena full
+ *   waits (its connection stops being read, as when the fabric to the
+ *   router is full) while storage is alive; once storage has not turned
+ *   its loop for STORAGE_STUCK_NS the message is dropped (counted,
+ *   logged), as the router drops what a stuck storage port would not
+ *   take: a dead storage process must not stop the gateway's clients.
+ *   Unacknowledged, so JetStream publishers retry.
+ *   Too big for the direct arena (over half of it): through the router,
+ *   once everything sent directly before has been taken (order).
  */
 #include <stdlib.h>
+
+#define STORAGE_STUCK_NS (2ull * 1000000000ull)
 
 #include "dt_log.h"
 #include "gw.h"
@@ -105,6 +112,32 @@ gw_js_wants(struct gw_worker *w, const struct gw_op *op)
     return m != NULL && m->n_psubs > 0;
 }
 
+static bool
+storage_stuck(const struct gw_worker *w)
+{
+    uint64_t beat = atomic_load_explicit(&w->js_in.db->heartbeat_ns,
+                                         memory_order_relaxed);
+    return w->turn_ns > beat + STORAGE_STUCK_NS;
+}
+
+enum gw_js_way
+gw_js_way(struct gw_worker *w, uint32_t len)
+{
+    if (!shm_direct_fits(&w->js_in, len)) {
+        bool drained = shm_ring_applied_pos(&w->js_in.ring) ==
+                       shm_ring_producer_pos(&w->js_in.ring);
+        return drained ? GW_JS_ROUTER : GW_JS_WAIT;
+    }
+    if (shm_direct_has_room(&w->js_in, len))
+        return GW_JS_DIRECT;
+    if (!storage_stuck(w))
+        return GW_JS_WAIT;
+    if ((w->js_dropped++ & 0xffff) == 0)
+        dt_warn("the storage process has stopped taking publishes; %llu "
+                "dropped", (unsigned long long)w->js_dropped);
+    return GW_JS_DROP;
+}
+
 void
 gw_js_note_router(struct gw_worker *w)
 {
@@ -123,12 +156,8 @@ gw_js_send(struct gw_worker *w, struct gw_conn *c, const struct gw_op *op,
     };
     d.reserved[SHM_DIRECT_MARK] = w->js_mark;
     struct shm_msg *m = shm_direct_reserve(&w->js_in, &d, len);
-    if (m == NULL) {
-        if ((w->js_dropped++ & 0xffff) == 0)
-            dt_warn("the storage process is not taking publishes; %llu "
-                    "dropped", (unsigned long long)w->js_dropped);
-        return;
-    }
+    if (m == NULL)
+        return;     /* gw_js_way() said there was room: not reached */
     gw_msg_write(m, op);
     shm_direct_push(&w->js_in, &d);
 }

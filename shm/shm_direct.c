@@ -30,24 +30,54 @@ arena_tail(const struct shm_direct *d, uint32_t applied)
     return d->ring.entries[applied & d->ring.mask].seq;
 }
 
-void *
-shm_direct_reserve(struct shm_direct *d, struct shm_desc *desc,
-                   uint32_t body_len)
+/* Where a chunk of `total` bytes would start, or UINT64_MAX when the ring
+ * or the arena has no room for it now. */
+static uint64_t
+find_room(const struct shm_direct *d, uint64_t total)
 {
     uint32_t applied = shm_ring_applied_pos(&d->ring);
     if (d->data == NULL || d->ring.tail - applied >= d->ring.mask)
-        return NULL;
+        return UINT64_MAX;
     uint64_t size = d->a->size;
-    uint64_t total = ((uint64_t)body_len + sizeof(struct shm_chunk) +
-                      DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
-    if (total > size / 2)
-        return NULL;
     uint64_t head = d->a->head;
     uint64_t off = head & (size - 1);
     uint64_t pad = off + total > size ? size - off : 0;
     if (head + pad + total - arena_tail(d, applied) > size)
+        return UINT64_MAX;
+    return head + pad;
+}
+
+static uint64_t
+chunk_bytes(uint32_t body_len)
+{
+    return ((uint64_t)body_len + sizeof(struct shm_chunk) + DIRECT_ALIGN -
+            1) & ~(uint64_t)(DIRECT_ALIGN - 1);
+}
+
+bool
+shm_direct_fits(const struct shm_direct *d, uint32_t body_len)
+{
+    return d->data != NULL && chunk_bytes(body_len) <= d->a->size / 2;
+}
+
+bool
+shm_direct_has_room(const struct shm_direct *d, uint32_t body_len)
+{
+    return shm_direct_fits(d, body_len) &&
+           find_room(d, chunk_bytes(body_len)) != UINT64_MAX;
+}
+
+void *
+shm_direct_reserve(struct shm_direct *d, struct shm_desc *desc,
+                   uint32_t body_len)
+{
+    if (!shm_direct_fits(d, body_len))
         return NULL;
-    uint64_t start = head + pad;
+    uint64_t total = chunk_bytes(body_len);
+    uint64_t start = find_room(d, total);
+    if (start == UINT64_MAX)
+        return NULL;
+    uint64_t size = d->a->size;
     struct shm_chunk *c = (struct shm_chunk *)(d->data + (start & (size - 1)));
     /* the gateway drops one ref as for any delivery; nothing counts it */
     atomic_store_explicit(&c->refs, 1, memory_order_relaxed);

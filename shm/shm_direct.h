@@ -77,6 +77,10 @@ void shm_direct_init(struct shm_direct *d, const struct shm_handle *h,
 void *shm_direct_reserve(struct shm_direct *d, struct shm_desc *desc,
                          uint32_t body_len);
 void shm_direct_push(struct shm_direct *d, struct shm_desc *desc);
+/* Could a message of body_len bytes ever take this path (not bigger than
+ * half the arena)?  Is there room for it now? */
+bool shm_direct_fits(const struct shm_direct *d, uint32_t body_len);
+bool shm_direct_has_room(const struct shm_direct *d, uint32_t body_len);
 /* Producer: ring the gateway's doorbell if anything was pushed. */
 void shm_direct_wake(struct shm_direct *d);
 

@@ -97,6 +97,9 @@ test_space_returns_when_applied(void)
     while (n < 100 && send_one(&d, (uint32_t)n + 1, big))
         n++;
     CHECK_INT(n, ==, 7);
+    CHECK(shm_direct_fits(&d, big));
+    CHECK(!shm_direct_has_room(&d, big));
+    CHECK(shm_direct_has_room(&d, 100));   /* the tail end still has some */
     /* popped but not applied: still not free */
     CHECK(take_one(&rh, 1, big));
     CHECK(take_one(&rh, 2, big));
@@ -112,6 +115,7 @@ test_space_returns_when_applied(void)
     CHECK(send_one(&d, 10, big));
     CHECK(take_one(&rh, 10, big));
     /* bigger than half the arena: never the direct path */
+    CHECK(!shm_direct_fits(&d, SHM_DIRECT_ARENA / 2));
     struct shm_desc desc = {0};
     CHECK(shm_direct_reserve(&d, &desc, SHM_DIRECT_ARENA / 2) == NULL);
     teardown();
