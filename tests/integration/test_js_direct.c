@@ -4,8 +4,9 @@
  * exactly once while core subscribers on other workers get them too (the
  * router skips storage for what a gateway sent it directly), every
  * publisher's messages in its order under pipelining, a stream created
- * through one client and published to at once through another, and a
- * request nobody takes still answered by no-responders.  Checked against
+ * through one client and published to at once through another, a burst
+ * of publishes without acks stored whole, and a request nobody takes
+ * still answered by no-responders.  Checked against
  * nats-server 2.9.10 too (one process: the same answers).
  */
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #define SYNC_EACH 40
 #define ASYNC_EACH 300
 #define WAIT_MS 5000
+#define BURST 50000
 
 static natsConnection *nc[CONNS];
 static jsCtx *js[CONNS];
@@ -170,6 +172,27 @@ test_new_stream_at_once(void)
     CHECK_INT(stored, ==, 20);
 }
 
+/* Publishes without acks, as fast as one client sends them: a full
+ * direct ring to storage holds the client back, nothing is dropped. */
+static void
+test_burst_stored_whole(void)
+{
+    add_stream(js[4], "B", "b.>");
+    int sent = 0;
+    for (int i = 0; i < BURST; i++)
+        sent += natsConnection_Publish(nc[4], "b.x", "0123456789abcdef",
+                                       16) == NATS_OK;
+    CHECK_INT(sent, ==, BURST);
+    CHECK(natsConnection_FlushTimeout(nc[4], 20000) == NATS_OK);
+    int64_t stored = -1;
+    for (int t = 0; t < 100 && stored < BURST; t++) {
+        stored = stream_msgs(js[0], "B");
+        if (stored < BURST)
+            dt_sleep_ms(100);
+    }
+    CHECK_INT(stored, ==, BURST);
+}
+
 static void
 test_no_responders(void)
 {
@@ -204,6 +227,7 @@ main(int argc, char **argv)
     test_stored_once_and_seen_by_core();
     test_order_per_publisher();
     test_new_stream_at_once();
+    test_burst_stored_whole();
     test_no_responders();
 out:
     for (int i = 0; i < CONNS; i++) {
