@@ -291,10 +291,28 @@ st_port_check_router(struct st_port *p)
 /* ------------------------------------------------------------------ */
 /* Consumer side. */
 
+bool
+st_port_msg_of(const struct shm_desc *d, struct shm_chunk *c,
+               struct st_port_msg *out)
+{
+    const struct shm_msg *m = shm_chunk_body(c);
+    if (d->len < sizeof(*m) || shm_msg_size(m) > d->len)
+        return false;
+    out->subj = (const char *)(m + 1);
+    out->subj_len = m->subject_len;
+    out->reply = out->subj + m->subject_len;
+    out->reply_len = m->reply_len;
+    out->hdr = out->reply + m->reply_len;
+    out->hdr_len = m->hdr_len;
+    out->data = out->hdr + m->hdr_len;
+    out->data_len = m->payload_len;
+    return true;
+}
+
 static void
 deliver(struct st_port *p, const struct shm_desc *d, struct shm_chunk *c)
 {
-    const struct shm_msg *m = shm_chunk_body(c);
+    struct st_port_msg v;
     if (d->kind == SHM_D_CTRL) {
         if (p->on_ctrl && d->src_gw < p->hdr->ports)
             p->on_ctrl(p->arg, d->src_gw, shm_chunk_body(c), d->len);
@@ -303,16 +321,12 @@ deliver(struct st_port *p, const struct shm_desc *d, struct shm_chunk *c)
     if (d->kind != SHM_D_MSG || d->conn != ST_PORT_CONN ||
         d->conn_gen != p->gen)
         return;
-    if (d->len < sizeof(*m) || shm_msg_size(m) > d->len) {
+    if (!st_port_msg_of(d, c, &v)) {
         p->dropped++;
         return;
     }
-    const char *s = (const char *)(m + 1);
-    const char *r = s + m->subject_len;
-    const char *h = r + m->reply_len;
-    const char *b = h + m->hdr_len;
-    p->on_msg(p->arg, d->sub, s, m->subject_len, r, m->reply_len, h,
-              m->hdr_len, b, m->payload_len);
+    p->on_msg(p->arg, d->sub, v.subj, v.subj_len, v.reply, v.reply_len,
+              v.hdr, v.hdr_len, v.data, v.data_len);
 }
 
 unsigned

@@ -102,6 +102,15 @@ int st_port_send_direct(struct st_port *p, unsigned gw, uint32_t conn,
                         uint32_t conn_gen, uint32_t sub_id, const char *subj,
                         size_t subj_len, const void *hdr, size_t hdr_len,
                         const void *data, size_t data_len);
+/* A message in a chunk, as pointers into it. */
+struct st_port_msg {
+    const char *subj, *reply, *hdr, *data;
+    uint32_t subj_len, reply_len, hdr_len, data_len;
+};
+/* false when d's chunk c does not hold a whole message */
+bool st_port_msg_of(const struct shm_desc *d, struct shm_chunk *c,
+                    struct st_port_msg *out);
+
 /* Deliveries: up to max, each handed to on_msg (or on_ctrl): the
  * router's, then the gateways' direct publishes.  Returns how many. */
 unsigned st_port_drain(struct st_port *p, unsigned max);

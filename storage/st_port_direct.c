@@ -116,27 +116,22 @@ static void
 take_publish(struct st_port *p, const struct shm_desc *d,
              struct shm_chunk *c)
 {
-    const struct shm_msg *m = shm_chunk_body(c);
-    if (d->kind != SHM_D_PUB || d->len < sizeof(*m) ||
-        shm_msg_size(m) > d->len) {
+    struct st_port_msg v;
+    if (d->kind != SHM_D_PUB || !st_port_msg_of(d, c, &v)) {
         p->dropped++;
         return;
     }
-    const char *s = (const char *)(m + 1);
-    const char *r = s + m->subject_len;
-    const char *h = r + m->reply_len;
-    const char *b = h + m->hdr_len;
     /* ids first: a handler may subscribe or unsubscribe (a new stream) */
     uint32_t ids[MAX_TARGETS], n = 0;
-    const struct rt_match *res = rt_sublist_match(p->own, s, m->subject_len);
+    const struct rt_match *res = rt_sublist_match(p->own, v.subj, v.subj_len);
     for (uint32_t i = 0; res != NULL && i < res->n_psubs && n < MAX_TARGETS;
          i++)
         ids[n++] = res->psubs[i]->sub_id;
     for (uint32_t i = 0; i < n; i++)
-        p->on_msg(p->arg, ids[i], s, m->subject_len, r, m->reply_len, h,
-                  m->hdr_len, b, m->payload_len);
-    if (n == 0 && m->reply_len && (d->flags & SHM_DF_NORESP_OK))
-        no_responders(p, r, m->reply_len);
+        p->on_msg(p->arg, ids[i], v.subj, v.subj_len, v.reply, v.reply_len,
+                  v.hdr, v.hdr_len, v.data, v.data_len);
+    if (n == 0 && v.reply_len && (d->flags & SHM_DF_NORESP_OK))
+        no_responders(p, v.reply, v.reply_len);
 }
 
 /* May gateway g's next entry (mark) be taken: has the router applied
