@@ -189,15 +189,21 @@ drain_ring(struct gw_worker *w, struct shm_ring_handle *ring, unsigned max)
     return n;
 }
 
-/* The router's ring first, then storage's direct one: a direct reply is
- * never ordered against anything (shm_direct.h), and its arena space is
- * free again once marked applied, after the copies above. */
+/* The router's ring, then storage's direct one up to what was there
+ * before: storage sends a subscriber a direct message only after the
+ * router applied its earlier ones for us, so those are in `out` by then
+ * and go first.  Direct arena space is free again once marked applied,
+ * after the copies. */
 unsigned
 gw_deliver_drain(struct gw_worker *w, unsigned max)
 {
+    if (!w->has_direct)
+        return drain_ring(w, &w->out, max);
+    uint32_t direct_end = shm_ring_producer_pos(&w->direct);
     unsigned n = drain_ring(w, &w->out, max);
-    if (w->has_direct && n < max) {
-        n += drain_ring(w, &w->direct, max - n);
+    unsigned waiting = direct_end - shm_ring_consumer_pos(&w->direct);
+    if (n < max && waiting) {
+        n += drain_ring(w, &w->direct, waiting < max - n ? waiting : max - n);
         shm_ring_mark_applied(&w->direct);
     }
     return n;

@@ -4,11 +4,17 @@
  * messages, so that JetStream traffic skips the router.
  *
  * NOTES
- *   Storage -> gateway g (ring g): replies (publish acks, API responses)
- *   with exactly one plain subscriber, which the storage process's replica
- *   of the others' interest names (connection and sub id); the gateway
- *   consumes them like its ring from the router (SHM_D_MSG; the chunk's
- *   refs are ignored here).  Gateway g -> storage (ring gateways + g):
+ *   Storage -> gateway g (ring g): whatever storage sends (acks, API
+ *   responses, consumer deliveries, pull statuses) to exactly one plain
+ *   subscriber, which the storage process's replica of the others'
+ *   interest names (connection and sub id); the gateway consumes them like
+ *   its ring from the router (SHM_D_MSG; the chunk's refs are ignored
+ *   here).  A subscriber's messages stay in order when storage switches
+ *   paths (a second subscriber comes or goes): a direct one waits until
+ *   the router applied storage's last message for that gateway, a routed
+ *   one until the gateway took everything sent directly, and the gateway
+ *   drains the router's ring before the direct entries that were there
+ *   when it started (storage/st_port.c, st_port_send).  Gateway g -> storage (ring gateways + g):
  *   publishes on the subjects storage subscribes to (SHM_D_PUB, `mark`
  *   below).  Consumers mark entries applied once they copied them out.
  *   Space: the arena is reclaimed in ring order, never by refcount: every
@@ -19,8 +25,6 @@
  *   chunk that is overwritten while a gateway may still read it.  No
  *   entry is pushed while ring size - 1 entries are unapplied, so the
  *   slot of the oldest unapplied entry is always intact.
- *   Order: only messages for which order with anything else does not
- *   matter take this path (one reply per request); see storage/st_main.c.
  *   Concurrency: one producer process, one consumer process per pair.
  */
 #ifndef SHM_DIRECT_H

@@ -99,12 +99,6 @@ struct st_js_port {
                    const char *route, size_t route_len, const char *reply,
                    size_t reply_len, const void *hdr, size_t hdr_len,
                    const void *data, size_t data_len);
-    /* Optional: the one reply to a request (a publish ack, an API
-     * response): nothing is ordered after it, so the port may send it by
-     * a shorter path than publish().  0 or -ENOBUFS.  NULL: publish(). */
-    int (*reply)(void *arg, const char *subj, size_t subj_len,
-                 const void *hdr, size_t hdr_len, const void *data,
-                 size_t data_len);
     /* Optional: does anyone else subscribe to subj?  Push consumers
      * without a listener stop delivering (and ephemeral ones expire
      * after inactive_threshold); pull requests whose inbox lost its

@@ -83,36 +83,47 @@ port_has_interest(void *arg, const char *subj, size_t len)
     return r != NULL && (r->n_psubs || r->n_qgroups);
 }
 
+/* Where the others' interest says a message on `subj` goes. */
+static void
+target_of(const char *subj, size_t len, struct st_port_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    const struct rt_match *r = rt_sublist_match(proc.others.sl, subj,
+                                                (uint32_t)len);
+    if (r == NULL) {
+        t->ports = ~0ull;       /* out of memory: assume anyone */
+        return;
+    }
+    if (r->n_psubs == 1 && r->n_qgroups == 0) {
+        const struct rt_sub *s = r->psubs[0];
+        *t = (struct st_port_target){ .one = true, .gw = s->gw,
+                                      .conn = s->conn,
+                                      .conn_gen = s->conn_gen,
+                                      .sub_id = s->sub_id };
+        return;
+    }
+    for (uint32_t i = 0; i < r->n_psubs; i++)
+        t->ports |= 1ull << (r->psubs[i]->gw & 63);
+    for (uint32_t i = 0; i < r->n_qgroups; i++)
+        for (uint32_t k = 0; k < r->qgroups[i].n; k++)
+            t->ports |= 1ull << (r->qgroups[i].subs[k]->gw & 63);
+}
+
+/* Everything storage sends: to its one subscriber's gateway directly
+ * when our replica knows exactly one, else through the router
+ * (st_port_send keeps a subscriber's messages in order either way).
+ * The replica is never older than a request it answers: the request came
+ * through the router after the requester's subscription did, or directly
+ * with a mark that made us wait for it. */
 static int
 port_publish(void *arg, const char *subj, size_t subj_len, const char *reply,
              size_t reply_len, const void *hdr, size_t hdr_len,
              const void *data, size_t data_len)
 {
-    return st_port_publish(arg, subj, subj_len, NULL, 0, reply, reply_len,
-                           hdr, hdr_len, data, data_len);
-}
-
-/* The one reply to a request: straight to the requester's gateway when
- * our replica of the others' interest knows exactly one plain subscriber
- * for it (the request came through the router after that subscription,
- * so the replica is never older than the request); through the router
- * otherwise (a queue group, several subscribers, none known, a full
- * direct ring). */
-static int
-port_reply(void *arg, const char *subj, size_t subj_len, const void *hdr,
-           size_t hdr_len, const void *data, size_t data_len)
-{
-    const struct rt_match *r = rt_sublist_match(proc.others.sl, subj,
-                                                (uint32_t)subj_len);
-    if (r != NULL && r->n_psubs == 1 && r->n_qgroups == 0) {
-        const struct rt_sub *s = r->psubs[0];
-        if (st_port_send_direct(arg, s->gw, s->conn, s->conn_gen, s->sub_id,
-                                subj, subj_len, hdr, hdr_len, data,
-                                data_len) == 0)
-            return 0;
-    }
-    return port_publish(arg, subj, subj_len, NULL, 0, hdr, hdr_len, data,
-                        data_len);
+    struct st_port_target t;
+    target_of(subj, subj_len, &t);
+    return st_port_send(arg, &t, subj, subj_len, NULL, 0, reply, reply_len,
+                        hdr, hdr_len, data, data_len);
 }
 
 static int
@@ -121,8 +132,10 @@ port_deliver(void *arg, const char *subj, size_t subj_len, const char *route,
              const void *hdr, size_t hdr_len, const void *data,
              size_t data_len)
 {
-    return st_port_publish(arg, subj, subj_len, route, route_len, reply,
-                           reply_len, hdr, hdr_len, data, data_len);
+    struct st_port_target t;
+    target_of(route, route_len, &t);
+    return st_port_send(arg, &t, subj, subj_len, route, route_len, reply,
+                        reply_len, hdr, hdr_len, data, data_len);
 }
 
 static int
@@ -176,7 +189,6 @@ open_engine(struct st_proc *sp)
         .arg = &sp->port, .publish = port_publish,
         .subscribe = port_subscribe, .unsubscribe = port_unsubscribe,
         .deliver = port_deliver, .has_interest = port_has_interest,
-        .reply = port_reply,
     };
     rc = st_js_open(&sp->js, &o, &port, (int64_t)shm_wall_ns());
     if (rc < 0)

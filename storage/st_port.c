@@ -231,33 +231,84 @@ st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
     return 0;
 }
 
-int
-st_port_send_direct(struct st_port *p, unsigned gw, uint32_t conn,
-                    uint32_t conn_gen, uint32_t sub_id, const char *subj,
-                    size_t subj_len, const void *hdr, size_t hdr_len,
-                    const void *data, size_t data_len)
+/* Has the router applied our last message for gateway g? */
+static bool
+router_done_for(struct st_port *p, unsigned g)
 {
-    const struct port_msg pm = {
-        .subj = subj, .hdr = hdr, .data = data,
-        .subj_len = subj_len, .hdr_len = hdr_len, .data_len = data_len,
-    };
-    if (gw >= p->hdr->gateways)
-        return -ENOENT;
-    st_port_own_publish(p);     /* before anything a client may act on */
-    uint64_t len = msg_len(&pm);
+    uint32_t applied = shm_ring_applied_pos(&p->prod.in);
+    return (int32_t)(applied - p->router_mark[g]) >= 0;
+}
+
+/* Has gateway g taken everything we sent it directly? */
+static bool
+direct_done_for(struct st_port *p, unsigned g)
+{
+    return shm_ring_applied_pos(&p->direct[g].ring) == p->direct[g].ring.tail;
+}
+
+static int
+send_direct(struct st_port *p, const struct st_port_target *t,
+            const struct port_msg *pm)
+{
+    uint64_t len = msg_len(pm);
     if (len > UINT32_MAX / 2)
         return -EMSGSIZE;
     struct shm_desc d = {
-        .kind = SHM_D_MSG, .src_gw = (uint16_t)p->index, .conn = conn,
-        .conn_gen = conn_gen, .sub = sub_id,
+        .kind = SHM_D_MSG, .src_gw = (uint16_t)p->index, .conn = t->conn,
+        .conn_gen = t->conn_gen, .sub = t->sub_id,
     };
-    struct shm_msg *m = shm_direct_reserve(&p->direct[gw], &d,
+    struct shm_msg *m = shm_direct_reserve(&p->direct[t->gw], &d,
                                            (uint32_t)len);
     if (m == NULL)
         return -ENOBUFS;
-    write_msg(m, &pm);
-    shm_direct_push(&p->direct[gw], &d);
+    write_msg(m, pm);
+    shm_direct_push(&p->direct[t->gw], &d);
     return 0;
+}
+
+static int
+send_routed(struct st_port *p, uint64_t ports, const struct port_msg *pm)
+{
+    for (unsigned g = 0; g < p->hdr->gateways; g++)
+        if ((ports >> g & 1) && !direct_done_for(p, g))
+            return -EAGAIN;
+    int rc = st_port_publish(p, pm->subj, pm->subj_len, pm->route,
+                             pm->route_len, pm->reply, pm->reply_len,
+                             pm->hdr, pm->hdr_len, pm->data, pm->data_len);
+    if (rc == 0)
+        for (unsigned g = 0; g < p->hdr->gateways; g++)
+            if (ports >> g & 1)
+                p->router_mark[g] = p->prod.push_mark;
+    return rc;
+}
+
+int
+st_port_send(struct st_port *p, const struct st_port_target *t,
+             const char *subj, size_t subj_len, const char *route,
+             size_t route_len, const char *reply, size_t reply_len,
+             const void *hdr, size_t hdr_len, const void *data,
+             size_t data_len)
+{
+    const struct port_msg pm = {
+        subj, route, reply, hdr, data,
+        subj_len, route_len, reply_len, hdr_len, data_len,
+    };
+    st_port_own_publish(p);     /* before anything a client may act on */
+    int rc;
+    if (t->one && t->gw < p->hdr->gateways) {
+        rc = router_done_for(p, t->gw) ? send_direct(p, t, &pm) : -EAGAIN;
+        /* too big for the direct arena: the router, once that is safe */
+        if (rc == -EMSGSIZE || (rc == -ENOBUFS && !shm_direct_fits(
+                &p->direct[t->gw], (uint32_t)msg_len(&pm))))
+            rc = send_routed(p, 1ull << t->gw, &pm);
+    } else {
+        rc = send_routed(p, t->ports, &pm);
+    }
+    if (rc == -EAGAIN || rc == -ENOBUFS) {
+        p->out_deferred = true;
+        return -ENOBUFS;
+    }
+    return rc;
 }
 
 void
@@ -354,6 +405,7 @@ st_port_drain_router(struct st_port *p, unsigned max)
 unsigned
 st_port_drain(struct st_port *p, unsigned max)
 {
+    p->out_deferred = false;    /* what waited is tried again this turn */
     unsigned n = st_port_drain_router(p, max);
     return n + st_port_drain_direct(p, max);
 }

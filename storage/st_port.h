@@ -67,6 +67,10 @@ struct st_port {
     bool own_dirty;                 /* the list for the gateways is old */
     bool deferred;                  /* a gateway's entry waits for the
                                        router to catch up */
+    /* order of what we send a gateway by both paths (st_port_send) */
+    uint32_t router_mark[SHM_MAX_GATEWAYS]; /* our ring to the router,
+                                       after the last message for it */
+    bool out_deferred;              /* a send waits for a path to drain */
     struct shm_doorbell *db;        /* ours */
     int efd;
     struct st_port_sub *subs;       /* sorted by nothing; few */
@@ -93,15 +97,30 @@ int st_port_publish(struct st_port *p, const char *subj, size_t subj_len,
                     size_t reply_len, const void *hdr, size_t hdr_len,
                     const void *data, size_t data_len);
 
-/* A message for one known subscriber (sub_id of connection conn/gen on
- * gateway gw), straight into that gateway's direct ring: only for a reply
- * that nothing else is ordered against (shm_direct.h).  -ENOBUFS when the
- * direct ring or arena is full, -ENOENT for a port that is no gateway:
- * then use st_port_publish(). */
-int st_port_send_direct(struct st_port *p, unsigned gw, uint32_t conn,
-                        uint32_t conn_gen, uint32_t sub_id, const char *subj,
-                        size_t subj_len, const void *hdr, size_t hdr_len,
-                        const void *data, size_t data_len);
+/* Where a message goes, from our replica of the others' interest: the
+ * one plain subscriber (sub_id of connection conn/gen on gateway gw) or,
+ * when there is not exactly one, the set of gateways the router may
+ * deliver it to (bit g of ports). */
+struct st_port_target {
+    bool one;
+    unsigned gw;
+    uint32_t conn, conn_gen, sub_id;
+    uint64_t ports;
+};
+
+/* Send a message (route: as st_port_publish) to `t`: straight into the
+ * subscriber's gateway's direct ring when there is one subscriber, else
+ * through the router.  A gateway gets one subscriber's messages in the
+ * order sent whichever way each went: a direct one waits until the router
+ * has applied our last message for that gateway, a routed one until that
+ * gateway took everything sent to it directly.  -ENOBUFS (and
+ * st_port_deferred()) when that wait, or a full ring, holds it back: try
+ * again later, in the same order. */
+int st_port_send(struct st_port *p, const struct st_port_target *t,
+                 const char *subj, size_t subj_len, const char *route,
+                 size_t route_len, const char *reply, size_t reply_len,
+                 const void *hdr, size_t hdr_len, const void *data,
+                 size_t data_len);
 /* A message in a chunk, as pointers into it. */
 struct st_port_msg {
     const char *subj, *reply, *hdr, *data;
@@ -118,11 +137,12 @@ unsigned st_port_drain_router(struct st_port *p, unsigned max);
 /* Anything delivered and not yet drained (entries waiting for the router
  * to catch up excluded)? */
 bool st_port_pending(struct st_port *p);
-/* A gateway's direct entry waits for the router: look again soon. */
+/* A gateway's direct entry waits for the router, or a send for a path
+ * to drain: look again soon. */
 static inline bool
 st_port_deferred(const struct st_port *p)
 {
-    return p->deferred;
+    return p->deferred || p->out_deferred;
 }
 
 /* st_port_direct.c: publishes straight from the gateways, our own

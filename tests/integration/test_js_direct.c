@@ -5,8 +5,10 @@
  * router skips storage for what a gateway sent it directly), every
  * publisher's messages in its order under pipelining, a stream created
  * through one client and published to at once through another, a burst
- * of publishes without acks stored whole, and a request nobody takes
- * still answered by no-responders.  Checked against
+ * of publishes without acks stored whole, a push consumer's subscriber
+ * getting every message in order while another comes and goes on its
+ * deliver subject, and a request nobody takes still answered by
+ * no-responders.  Checked against
  * nats-server 2.9.10 too (one process: the same answers).
  */
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #define ASYNC_EACH 300
 #define WAIT_MS 5000
 #define BURST 50000
+#define PUSH_EACH 1000
 
 static natsConnection *nc[CONNS];
 static jsCtx *js[CONNS];
@@ -194,6 +197,64 @@ test_burst_stored_whole(void)
 }
 
 static void
+publish_async(jsCtx *j, const char *subject, int from, int n)
+{
+    for (int k = from; k < from + n; k++) {
+        char body[16];
+        int len = snprintf(body, sizeof(body), "%d", k);
+        CHECK(js_PublishAsync(j, subject, body, len, NULL) == NATS_OK);
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 10000;
+    CHECK(js_PublishAsyncComplete(j, &po) == NATS_OK);
+}
+
+/* A push consumer's subscriber gets every message in order while a
+ * second subscriber comes and goes on its deliver subject (storage sends
+ * a lone subscriber's messages directly, several through the router). */
+static void
+test_push_order_across_paths(void)
+{
+    natsSubscription *a = NULL, *b = NULL;
+    jsConsumerConfig cc;
+    add_stream(js[0], "Q", "q.>");
+    CHECK(natsConnection_SubscribeSync(&a, nc[5], "dq.in") == NATS_OK);
+    if (a == NULL)
+        return;
+    natsSubscription_SetPendingLimits(a, -1, -1);
+    natsConnection_Flush(nc[5]);
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = "pq";
+    cc.DeliverSubject = "dq.in";
+    cc.AckPolicy = js_AckNone;
+    CHECK(js_AddConsumer(NULL, js[0], "Q", &cc, NULL, NULL) == NATS_OK);
+    publish_async(js[0], "q.x", 0, PUSH_EACH);
+    CHECK(natsConnection_SubscribeSync(&b, nc[2], "dq.in") == NATS_OK);
+    natsConnection_Flush(nc[2]);
+    publish_async(js[0], "q.x", PUSH_EACH, PUSH_EACH);
+    natsSubscription_Unsubscribe(b);
+    natsConnection_Flush(nc[2]);
+    publish_async(js[0], "q.x", 2 * PUSH_EACH, PUSH_EACH);
+    int got = 0, bad = 0;
+    natsMsg *m = NULL;
+    while (got < 3 * PUSH_EACH &&
+           natsSubscription_NextMsg(&m, a, WAIT_MS) == NATS_OK) {
+        char body[16] = "";
+        int len = natsMsg_GetDataLength(m);
+        if (len > 0 && len < (int)sizeof(body))
+            memcpy(body, natsMsg_GetData(m), (size_t)len);
+        bad += atoi(body) != got;
+        got++;
+        natsMsg_Destroy(m);
+    }
+    CHECK_INT(got, ==, 3 * PUSH_EACH);
+    CHECK_INT(bad, ==, 0);
+    natsSubscription_Destroy(b);
+    natsSubscription_Destroy(a);
+}
+
+static void
 test_no_responders(void)
 {
     for (int i = 0; i < CONNS; i++) {
@@ -228,6 +289,7 @@ main(int argc, char **argv)
     test_order_per_publisher();
     test_new_stream_at_once();
     test_burst_stored_whole();
+    test_push_order_across_paths();
     test_no_responders();
 out:
     for (int i = 0; i < CONNS; i++) {
