@@ -43,6 +43,7 @@ gw_js_init(struct gw_worker *w)
         return;
     shm_direct_init(&w->js_in, h, shm_direct_from_gw(w->hdr, w->index), sp,
                     w->ch.efd[1 + sp]);
+    w->js_mark = w->prod.push_mark;     /* compared as a difference */
     w->js_table = shm_js_subjects(h);
 }
 

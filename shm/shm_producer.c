@@ -19,6 +19,8 @@ shm_producer_init(struct shm_producer *p, const struct shm_handle *h,
     shm_ring_handle_init(&p->in, h, shm_in_ring(h, index));
     shm_arena_handle_init(&p->arena, h, index);
     shm_arena_drop_unpublished(&p->arena, shm_ring_producer_pos(&p->in));
+    /* positions are compared as differences: start from the ring's */
+    p->push_mark = shm_ring_producer_pos(&p->in);
     p->router_db = shm_doorbell_of(h, 0);
     p->router_efd = router_efd;
     p->ctrl.cap = SHM_PRODUCER_CTRL_MAX;

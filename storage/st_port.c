@@ -54,6 +54,8 @@ st_port_init(struct st_port *p, struct dt_child *ch, st_port_msg_fn fn,
         return -EINVAL;
     p->gen = atomic_load(&h->hdr->gateway_gen[p->index]);
     shm_producer_init(&p->prod, h, p->index, ch->efd[0]);
+    for (unsigned g = 0; g < SHM_MAX_GATEWAYS; g++)
+        p->router_mark[g] = p->prod.push_mark;
     shm_ring_handle_init(&p->out, h, shm_out_ring(h, p->index));
     for (unsigned g = 0; g < h->hdr->gateways; g++)
         shm_direct_init(&p->direct[g], h, shm_direct_to_gw(g), g,

@@ -11,6 +11,7 @@
 
 #include "shm.h"
 #include "shm_direct.h"
+#include "shm_producer.h"
 #include "dt_check.h"
 
 static struct shm_handle h;
@@ -177,6 +178,24 @@ test_restarts(void)
     teardown();
 }
 
+/* Marks are ring positions compared as differences: a producer that
+ * starts on a ring past 2^31 entries must not look 2^31 behind. */
+static void
+test_marks_start_at_the_ring_position(void)
+{
+    setup();
+    struct shm_ring *r = shm_in_ring(&h, 0);
+    uint32_t far = 0x80000010u;
+    r->ck.c_head = r->ck.p_tail = r->ck.p_head = far;
+    atomic_store(&r->applied, far);
+    struct shm_producer prod;
+    shm_producer_init(&prod, &h, 0, -1);
+    CHECK_INT(prod.push_mark, ==, far);
+    CHECK((int32_t)(atomic_load(&r->applied) - prod.push_mark) >= 0);
+    shm_producer_free(&prod);
+    teardown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -184,5 +203,6 @@ main(int argc, char **argv)
     test_space_returns_when_applied();
     test_ring_full_counts_unapplied();
     test_restarts();
+    test_marks_start_at_the_ring_position();
     return dt_check_summary(argv[0]);
 }
