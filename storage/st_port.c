@@ -241,11 +241,23 @@ router_done_for(struct st_port *p, unsigned g)
     return (int32_t)(applied - p->router_mark[g]) >= 0;
 }
 
-/* Has gateway g taken everything we sent it directly? */
+#define GATEWAY_STUCK_NS (2ull * 1000000000ull)
+
+/* Has gateway g taken everything we sent it directly?  A gateway that
+ * has not taken anything for GATEWAY_STUCK_NS counts as done: it is dead
+ * and its successor drops what it left, so nothing else may wait on it. */
 static bool
 direct_done_for(struct st_port *p, unsigned g)
 {
-    return shm_ring_applied_pos(&p->direct[g].ring) == p->direct[g].ring.tail;
+    uint32_t applied = shm_ring_applied_pos(&p->direct[g].ring);
+    if (applied == p->direct[g].ring.tail)
+        return true;
+    uint64_t now = shm_now_ns();
+    if (applied != p->direct_seen[g] || p->direct_since[g] == 0) {
+        p->direct_seen[g] = applied;
+        p->direct_since[g] = now;
+    }
+    return now - p->direct_since[g] > GATEWAY_STUCK_NS;
 }
 
 static int

@@ -70,6 +70,8 @@ struct st_port {
     /* order of what we send a gateway by both paths (st_port_send) */
     uint32_t router_mark[SHM_MAX_GATEWAYS]; /* our ring to the router,
                                        after the last message for it */
+    uint32_t direct_seen[SHM_MAX_GATEWAYS]; /* its applied position ... */
+    uint64_t direct_since[SHM_MAX_GATEWAYS]; /* ... unchanged since (ns) */
     bool out_deferred;              /* a send waits for a path to drain */
     struct shm_doorbell *db;        /* ours */
     int efd;
