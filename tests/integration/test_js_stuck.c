@@ -4,7 +4,10 @@
  * delivery that must go through the router, to subscribers on both
  * workers, waits for the stopped worker at most ~2 s and then reaches the
  * live one; after SIGCONT the stopped worker's client gets everything, in
- * order.  Dialtone only (it stops one of its processes).
+ * order.  Then that worker is killed (-9): the other worker's client goes
+ * on publishing with acks, the killed one's client reconnects and
+ * publishes again, and the stream holds every acknowledged message once.
+ * Dialtone only (it stops and kills one of its processes).
  */
 #include <dirent.h>
 #include <signal.h>
@@ -19,6 +22,13 @@
 
 #define SOLO 10
 #define MAX_TRIES 24
+#define AFTER_KILL 200
+
+/* clients ride out a killed gateway by reconnecting */
+static const struct dt_nats_opts reconnecting = {
+    .max_reconnect = 100,
+    .reconnect_wait_ms = 50,
+};
 
 /* Sockets the process holds (client connections, mostly). */
 static int
@@ -50,7 +60,7 @@ one_client_per_worker(const char *url, const pid_t gw[2],
 {
     for (int i = 0; i < MAX_TRIES && (!on[0] || !on[1]); i++) {
         int before[2] = { sockets_of(gw[0]), sockets_of(gw[1]) };
-        natsConnection *nc = dt_nats_connect(url, NULL);
+        natsConnection *nc = dt_nats_connect(url, &reconnecting);
         if (nc == NULL)
             return false;
         natsConnection_Flush(nc);
@@ -85,6 +95,53 @@ payload_int(natsMsg *m)
     if (len > 0 && len < (int)sizeof(body))
         memcpy(body, natsMsg_GetData(m), (size_t)len);
     return atoi(body);
+}
+
+static int64_t
+stream_msgs(jsCtx *js)
+{
+    jsStreamInfo *si = NULL;
+    if (js_GetStreamInfo(&si, js, "S", NULL, NULL) != NATS_OK)
+        return -1;
+    int64_t n = (int64_t)si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    return n;
+}
+
+/* A publish acknowledged within a few seconds, retried meanwhile. */
+static bool
+publish_acked(jsCtx *js, const char *subject)
+{
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 1000;
+    for (int i = 0; i < 10; i++) {
+        if (js_Publish(NULL, js, subject, "k", 1, &po, NULL) == NATS_OK)
+            return true;
+        dt_sleep_ms(200);
+    }
+    return false;
+}
+
+static void
+test_killed_worker(const struct dt_server *srv, pid_t gw0,
+                   natsConnection *on[2], jsCtx *js1)
+{
+    jsCtx *js0 = NULL;
+    int64_t before = stream_msgs(js1);
+    CHECK(before > 0);
+    CHECK(natsConnection_JetStream(&js0, on[0], NULL) == NATS_OK);
+    CHECK(kill(gw0, SIGKILL) == 0);
+    int acked = 0;
+    for (int i = 0; i < AFTER_KILL; i++)
+        acked += publish_acked(js1, "s.after");
+    CHECK_INT(acked, ==, AFTER_KILL);
+    CHECK_MSG(dt_server_new_child(srv, "dialtone: gateway 0", gw0, 5000) > 0,
+              "gateway 0 was not restarted");
+    /* the killed worker's client, reconnected, publishes again */
+    CHECK(js0 != NULL && publish_acked(js0, "s.after"));
+    CHECK_INT(stream_msgs(js1), ==, before + AFTER_KILL + 1);
+    jsCtx_Destroy(js0);
 }
 
 int
@@ -168,6 +225,8 @@ main(int argc, char **argv)
     CHECK(natsSubscription_NextMsg(&m, both0, 5000) == NATS_OK);
     CHECK(m != NULL && payload_int(m) == 100);
     natsMsg_Destroy(m);
+    m = NULL;
+    test_killed_worker(&srv, gw[0], on, js);
 out:
     if (stopped)
         kill(gw[0], SIGCONT);
