@@ -27,12 +27,12 @@
  */
 #include <stdlib.h>
 
-#define STORAGE_STUCK_NS (2ull * 1000000000ull)
-
 #include "dt_log.h"
 #include "gw.h"
 #include "rt_sublist.h"
 #include "shm_direct.h"
+
+#define STORAGE_STUCK_NS (2ull * 1000000000ull)
 
 void
 gw_js_init(struct gw_worker *w)

@@ -34,6 +34,11 @@
 #define DRAIN_MAX     1024
 #define STATS_EVERY_NS 250000000ll
 #define IDLE_WAIT_MS  250
+/* A send or a gateway's publish waiting for the router or a gateway to
+ * catch up (st_port_deferred): they need microseconds, so look again
+ * every 50 us at first, every 1 ms once it has lasted 2 ms. */
+#define DEFER_POLL_NS 50000
+#define DEFER_FAST_NS 2000000
 
 enum { EV_DOORBELL = 1, EV_IO, EV_CTL };
 
@@ -47,6 +52,7 @@ struct st_proc {
     struct shm_js_stats *stats;
     int epfd, io_efd;
     int64_t now;            /* CLOCK_REALTIME, once per turn */
+    uint64_t deferred_since;    /* CLOCK_MONOTONIC; 0 = nothing waits */
     int64_t stats_at;
     volatile int stop;
 };
@@ -254,6 +260,28 @@ publish_stats(struct st_proc *sp)
     sp->stats_at = sp->now + STATS_EVERY_NS;
 }
 
+/* How long epoll may sleep, in ms, or -1 for DEFER_POLL_NS. */
+static int
+sleep_budget(struct st_proc *sp, int64_t deadline, bool busy)
+{
+    if (st_port_deferred(&sp->port)) {
+        uint64_t t = shm_now_ns();
+        if (sp->deferred_since == 0)
+            sp->deferred_since = t;
+        if (t - sp->deferred_since < DEFER_FAST_NS)
+            return -1;
+        return 1;
+    }
+    sp->deferred_since = 0;
+    if (busy)
+        return 1;               /* the router is full: retry shortly */
+    int timeout = IDLE_WAIT_MS;
+    if (deadline != INT64_MAX)
+        timeout = deadline <= sp->now ? 0 :
+                  (int)((deadline - sp->now) / 1000000 + 1);
+    return timeout > IDLE_WAIT_MS ? IDLE_WAIT_MS : timeout;
+}
+
 /* Wait for a delivery, an I/O completion, the master or the next timer. */
 static void
 sleep_until_work(struct st_proc *sp, int64_t deadline, bool busy)
@@ -263,16 +291,11 @@ sleep_until_work(struct st_proc *sp, int64_t deadline, bool busy)
         shm_doorbell_awake(sp->port.db);
         return;
     }
-    int timeout = IDLE_WAIT_MS;
-    if (busy)
-        timeout = 1;            /* the router is full: retry shortly */
-    else if (deadline != INT64_MAX)
-        timeout = deadline <= sp->now ? 0 :
-                  (int)((deadline - sp->now) / 1000000 + 1);
-    if (timeout > IDLE_WAIT_MS)
-        timeout = IDLE_WAIT_MS;
+    int timeout = sleep_budget(sp, deadline, busy);
     struct epoll_event evs[4];
-    int n = epoll_wait(sp->epfd, evs, 4, timeout);
+    static const struct timespec poll_ts = { 0, DEFER_POLL_NS };
+    int n = timeout < 0 ? epoll_pwait2(sp->epfd, evs, 4, &poll_ts, NULL)
+                        : epoll_wait(sp->epfd, evs, 4, timeout);
     shm_doorbell_awake(sp->port.db);
     for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 == EV_DOORBELL)
@@ -308,8 +331,7 @@ run(struct st_proc *sp)
             publish_stats(sp);
         if (got || done > 0)
             continue;
-        sleep_until_work(sp, st_js_next_deadline(sp->js),
-                         more > 0 || st_port_deferred(&sp->port));
+        sleep_until_work(sp, st_js_next_deadline(sp->js), more > 0);
     }
     return 0;
 }
