@@ -99,6 +99,13 @@ struct st_js_port {
                    const char *route, size_t route_len, const char *reply,
                    size_t reply_len, const void *hdr, size_t hdr_len,
                    const void *data, size_t data_len);
+    /* Optional: the one reply to a request (a publish ack, an API
+     * response): it is ordered against nothing else, so the port need not
+     * keep it behind what it sent the same subscriber before.  0 or
+     * -ENOBUFS.  NULL: publish(). */
+    int (*reply)(void *arg, const char *subj, size_t subj_len,
+                 const void *hdr, size_t hdr_len, const void *data,
+                 size_t data_len);
     /* Optional: does anyone else subscribe to subj?  Push consumers
      * without a listener stop delivering (and ephemeral ones expire
      * after inactive_threshold); pull requests whose inbox lost its

@@ -40,6 +40,7 @@ struct st_js_parts {
     const char *subj, *route, *reply;
     const void *hdr, *data;
     size_t subj_len, route_len, reply_len, hdr_len, data_len;
+    bool is_reply;          /* answers one request: port.reply() may take it */
 };
 
 /* One message kept for later: the parts copied behind the struct. */
@@ -47,6 +48,7 @@ struct st_js_msg {
     struct st_js_msg *next;
     uint64_t ticket;        /* pending publish ack: its settle point */
     uint32_t subj_len, route_len, reply_len, hdr_len, data_len;
+    bool is_reply;
     char b[];               /* subject, route, reply, header, data */
 };
 

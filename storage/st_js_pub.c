@@ -68,6 +68,7 @@ st_js_msg_new(const struct st_js_parts *p)
     m->reply_len = (uint32_t)p->reply_len;
     m->hdr_len = (uint32_t)p->hdr_len;
     m->data_len = (uint32_t)p->data_len;
+    m->is_reply = p->is_reply;
     d = put(m->b, p->subj, p->subj_len);
     d = put(d, p->route, p->route_len);
     d = put(d, p->reply, p->reply_len);
@@ -89,6 +90,7 @@ st_js_msg_parts(const struct st_js_msg *m, struct st_js_parts *p)
     p->hdr_len = m->hdr_len;
     p->data = (const char *)p->hdr + m->hdr_len;
     p->data_len = m->data_len;
+    p->is_reply = m->is_reply;
 }
 
 static size_t
@@ -169,7 +171,7 @@ ack_wait(struct st_js *js, struct st_js_stream *t, const char *reply,
 {
     const struct st_js_parts p = {
         .subj = reply, .subj_len = rl,
-        .data = js->ack.data, .data_len = js->ack.len,
+        .data = js->ack.data, .data_len = js->ack.len, .is_reply = true,
     };
     struct st_js_msg *m = st_js_msg_new(&p);
 

@@ -40,7 +40,11 @@ port_publish(struct st_js *js, const struct st_js_parts *p)
     const void *hdr = p->hdr_len ? p->hdr : NULL;
     int rc;
 
-    if (p->route_len == 0)
+    if (p->is_reply && o->reply != NULL && p->reply_len == 0 &&
+        p->route_len == 0)
+        rc = o->reply(o->arg, p->subj, p->subj_len, hdr, p->hdr_len, p->data,
+                      p->data_len);
+    else if (p->route_len == 0)
         rc = o->publish(o->arg, p->subj, p->subj_len, reply, p->reply_len,
                         hdr, p->hdr_len, p->data, p->data_len);
     else if (o->deliver != NULL)
@@ -80,7 +84,7 @@ st_js_reply(struct st_js *js, const char *to, size_t to_len, const void *hdr,
 {
     const struct st_js_parts p = {
         .subj = to, .subj_len = to_len, .hdr = hdr, .hdr_len = hdr_len,
-        .data = data, .data_len = data_len,
+        .data = data, .data_len = data_len, .is_reply = true,
     };
 
     st_js_send(js, &p);
@@ -211,7 +215,7 @@ reply_api(struct st_js *js, const char *reply, size_t rl, const void *hdr,
 {
     const struct st_js_parts p = {
         .subj = reply, .subj_len = rl, .hdr = hdr, .hdr_len = hl,
-        .data = data, .data_len = dl,
+        .data = data, .data_len = dl, .is_reply = true,
     };
     struct st_js_msg *m;
 

@@ -128,7 +128,18 @@ port_publish(void *arg, const char *subj, size_t subj_len, const char *reply,
 {
     struct st_port_target t;
     target_of(subj, subj_len, &t);
-    return st_port_send(arg, &t, subj, subj_len, NULL, 0, reply, reply_len,
+    return st_port_send(arg, &t, false, subj, subj_len, NULL, 0, reply,
+                        reply_len, hdr, hdr_len, data, data_len);
+}
+
+/* A reply (one per request) waits behind nothing. */
+static int
+port_reply(void *arg, const char *subj, size_t subj_len, const void *hdr,
+           size_t hdr_len, const void *data, size_t data_len)
+{
+    struct st_port_target t;
+    target_of(subj, subj_len, &t);
+    return st_port_send(arg, &t, true, subj, subj_len, NULL, 0, NULL, 0,
                         hdr, hdr_len, data, data_len);
 }
 
@@ -140,8 +151,8 @@ port_deliver(void *arg, const char *subj, size_t subj_len, const char *route,
 {
     struct st_port_target t;
     target_of(route, route_len, &t);
-    return st_port_send(arg, &t, subj, subj_len, route, route_len, reply,
-                        reply_len, hdr, hdr_len, data, data_len);
+    return st_port_send(arg, &t, false, subj, subj_len, route, route_len,
+                        reply, reply_len, hdr, hdr_len, data, data_len);
 }
 
 static int
@@ -195,6 +206,7 @@ open_engine(struct st_proc *sp)
         .arg = &sp->port, .publish = port_publish,
         .subscribe = port_subscribe, .unsubscribe = port_unsubscribe,
         .deliver = port_deliver, .has_interest = port_has_interest,
+        .reply = port_reply,
     };
     rc = st_js_open(&sp->js, &o, &port, (int64_t)shm_wall_ns());
     if (rc < 0)

@@ -281,15 +281,16 @@ send_direct(struct st_port *p, const struct st_port_target *t,
 }
 
 static int
-send_routed(struct st_port *p, uint64_t ports, const struct port_msg *pm)
+send_routed(struct st_port *p, uint64_t ports, bool unordered,
+            const struct port_msg *pm)
 {
-    for (unsigned g = 0; g < p->hdr->gateways; g++)
+    for (unsigned g = 0; g < p->hdr->gateways && !unordered; g++)
         if ((ports >> g & 1) && !direct_done_for(p, g))
             return -EAGAIN;
     int rc = st_port_publish(p, pm->subj, pm->subj_len, pm->route,
                              pm->route_len, pm->reply, pm->reply_len,
                              pm->hdr, pm->hdr_len, pm->data, pm->data_len);
-    if (rc == 0)
+    if (rc == 0 && !unordered)
         for (unsigned g = 0; g < p->hdr->gateways; g++)
             if (ports >> g & 1)
                 p->router_mark[g] = p->prod.push_mark;
@@ -298,7 +299,7 @@ send_routed(struct st_port *p, uint64_t ports, const struct port_msg *pm)
 
 int
 st_port_send(struct st_port *p, const struct st_port_target *t,
-             const char *subj, size_t subj_len, const char *route,
+             bool unordered, const char *subj, size_t subj_len, const char *route,
              size_t route_len, const char *reply, size_t reply_len,
              const void *hdr, size_t hdr_len, const void *data,
              size_t data_len)
@@ -310,13 +311,16 @@ st_port_send(struct st_port *p, const struct st_port_target *t,
     st_port_own_publish(p);     /* before anything a client may act on */
     int rc;
     if (t->one && t->gw < p->hdr->gateways) {
-        rc = router_done_for(p, t->gw) ? send_direct(p, t, &pm) : -EAGAIN;
-        /* too big for the direct arena: the router, once that is safe */
-        if (rc == -EMSGSIZE || (rc == -ENOBUFS && !shm_direct_fits(
-                &p->direct[t->gw], (uint32_t)msg_len(&pm))))
-            rc = send_routed(p, 1ull << t->gw, &pm);
+        rc = unordered || router_done_for(p, t->gw) ? send_direct(p, t, &pm)
+                                                    : -EAGAIN;
+        /* too big for the direct arena (or, for a reply, a full ring):
+         * the router, once that is safe */
+        if (rc == -EMSGSIZE || (rc == -ENOBUFS && (unordered ||
+                !shm_direct_fits(&p->direct[t->gw],
+                                 (uint32_t)msg_len(&pm)))))
+            rc = send_routed(p, 1ull << t->gw, unordered, &pm);
     } else {
-        rc = send_routed(p, t->ports, &pm);
+        rc = send_routed(p, t->ports, unordered, &pm);
     }
     if (rc == -EAGAIN || rc == -ENOBUFS) {
         p->out_deferred = true;

@@ -112,13 +112,15 @@ struct st_port_target {
 
 /* Send a message (route: as st_port_publish) to `t`: straight into the
  * subscriber's gateway's direct ring when there is one subscriber, else
- * through the router.  A gateway gets one subscriber's messages in the
- * order sent whichever way each went: a direct one waits until the router
- * has applied our last message for that gateway, a routed one until that
- * gateway took everything sent to it directly.  -ENOBUFS (and
- * st_port_deferred()) when that wait, or a full ring, holds it back: try
- * again later, in the same order. */
+ * through the router.  Unless `unordered` (a reply: one per request), a
+ * gateway gets one subscriber's messages in the order sent whichever way
+ * each went: a direct one waits until the router has applied our last
+ * message for that gateway, a routed one until that gateway took
+ * everything sent to it directly.  -ENOBUFS (and st_port_deferred())
+ * when that wait, or a full ring, holds it back: try again later, in the
+ * same order. */
 int st_port_send(struct st_port *p, const struct st_port_target *t,
+                 bool unordered,
                  const char *subj, size_t subj_len, const char *route,
                  size_t route_len, const char *reply, size_t reply_len,
                  const void *hdr, size_t hdr_len, const void *data,
