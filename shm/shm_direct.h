@@ -14,7 +14,8 @@
  *   the router applied storage's last message for that gateway, a routed
  *   one until the gateway took everything sent directly, and the gateway
  *   drains the router's ring before the direct entries that were there
- *   when it started (storage/st_port.c, st_port_send).  Gateway g -> storage (ring gateways + g):
+ *   when it started (storage/st_port.c, st_port_send); replies (one per
+ *   request) skip those waits.  Gateway g -> storage (ring gateways + g):
  *   publishes on the subjects storage subscribes to (SHM_D_PUB, `mark`
  *   below).  Consumers mark entries applied once they copied them out.
  *   Space: the arena is reclaimed in ring order, never by refcount: every
