@@ -9,7 +9,6 @@
  * publishes again, and the stream holds every acknowledged message once.
  * Dialtone only (it stops and kills one of its processes).
  */
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,27 +29,6 @@ static const struct dt_nats_opts reconnecting = {
     .reconnect_wait_ms = 50,
 };
 
-/* Sockets the process holds (client connections, mostly). */
-static int
-sockets_of(pid_t pid)
-{
-    char path[64], link[128];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        char fd[400];
-        snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
-        ssize_t len = readlink(fd, link, sizeof(link) - 1);
-        if (len > 0 && strncmp(link, "socket:", 7) == 0)
-            n++;
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
 /* Connect until there is a client on each worker: on[w] is it. */
 static natsConnection *extra[MAX_TRIES];
 
@@ -59,13 +37,13 @@ one_client_per_worker(const char *url, const pid_t gw[2],
                       natsConnection *on[2])
 {
     for (int i = 0; i < MAX_TRIES && (!on[0] || !on[1]); i++) {
-        int before[2] = { sockets_of(gw[0]), sockets_of(gw[1]) };
+        int before[2] = { dt_proc_sockets(gw[0]), dt_proc_sockets(gw[1]) };
         natsConnection *nc = dt_nats_connect(url, &reconnecting);
         if (nc == NULL)
             return false;
         natsConnection_Flush(nc);
-        int w = sockets_of(gw[0]) > before[0] ? 0 :
-                sockets_of(gw[1]) > before[1] ? 1 : -1;
+        int w = dt_proc_sockets(gw[0]) > before[0] ? 0 :
+                dt_proc_sockets(gw[1]) > before[1] ? 1 : -1;
         if (w >= 0 && on[w] == NULL)
             on[w] = nc;
         else

@@ -26,6 +26,7 @@
 
 #define WAIT_MS 5000
 #define ROUTER_BATCH 256   /* most the dead router can have taken */
+#define SPREAD_CONNS 16
 
 struct stream {
     atomic_llong received, last, dups, reorders;
@@ -162,6 +163,29 @@ out:
     }
 }
 
+/* New connections spread over the workers (one listening socket each,
+ * SO_REUSEPORT); with one shared socket all of them went to one. */
+static void
+test_connections_spread(const struct dt_server *s)
+{
+    natsConnection *nc[SPREAD_CONNS] = { NULL };
+    pid_t gw[2] = { dt_server_child(s, "dialtone: gateway 0"),
+                    dt_server_child(s, "dialtone: gateway 1") };
+    REQUIRE(gw[0] > 0 && gw[1] > 0);
+    int before[2] = { dt_proc_sockets(gw[0]), dt_proc_sockets(gw[1]) };
+    for (int i = 0; i < SPREAD_CONNS; i++)
+        nc[i] = dt_nats_connect(s->url, NULL);
+    dt_sleep_ms(200);
+    int got[2] = { dt_proc_sockets(gw[0]) - before[0],
+                   dt_proc_sockets(gw[1]) - before[1] };
+    printf("connections: %d on worker 0, %d on worker 1\n", got[0], got[1]);
+    CHECK_INT(got[0] + got[1], ==, SPREAD_CONNS);
+    CHECK(got[0] > 0 && got[1] > 0);    /* all on one: 2 in 65,536 */
+out:
+    for (int i = 0; i < SPREAD_CONNS; i++)
+        natsConnection_Destroy(nc[i]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -178,6 +202,7 @@ main(int argc, char **argv)
         fprintf(stderr, "cannot start server: %s\n", strerror(-rc));
         return 1;
     }
+    test_connections_spread(&s);
     test_router_restart(&s);
     test_gateway_restart(&s);
     if (dt_check_failures())

@@ -960,3 +960,24 @@ dt_server_new_child(const struct dt_server *s, const char *title, pid_t old,
     } while (dt_now_ms() < deadline);
     return -1;
 }
+
+int
+dt_proc_sockets(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char fd[320], link[128];
+        snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
+        ssize_t len = readlink(fd, link, sizeof(link) - 1);
+        if (len > 0 && strncmp(link, "socket:", 7) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}

@@ -168,6 +168,10 @@ pid_t dt_server_child(const struct dt_server *s, const char *title);
 pid_t dt_server_new_child(const struct dt_server *s, const char *title,
                           pid_t old, int timeout_ms);
 
+/* Sockets process pid holds (a gateway worker: its listener and its
+ * clients' connections), or -1. */
+int dt_proc_sockets(pid_t pid);
+
 /* A fresh directory "<$TMPDIR or /tmp>/<prefix>-XXXXXX", its path in
  * out.  0 or -errno (out is "" then). */
 int dt_mkdtemp(char *out, size_t len, const char *prefix);
