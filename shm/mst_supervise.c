@@ -358,12 +358,25 @@ bound_port(int fd)
  * their address hash.  One shared socket (EPOLLEXCLUSIVE) woke the same
  * idle worker for every connection, so a second worker got none.  A dead
  * worker's socket stays open here: its share of new connections waits in
- * the backlog for its successor. */
+ * the backlog for its successor.
+ * SO_REUSEPORT would also let a second server of the same user share the
+ * port and take half the connections; so the port is first taken without
+ * it, as nats-server takes it ("address already in use" if anyone holds
+ * it), and handed over to the group right after. */
 static int
 listen_clients(struct mst_supervisor *sv, const struct mst_options *o)
 {
     unsigned n = sv->h.hdr->gateways;
     uint32_t port = o->s.port;
+    if (n > 1) {
+        int probe = listen_on(o->s.host, port, "client", false);
+        if (probe < 0)
+            return probe;
+        port = bound_port(probe);
+        close(probe);
+        if (port == 0)
+            return -EINVAL;
+    }
     for (unsigned i = 0; i < n; i++) {
         int fd = listen_on(o->s.host, port, "client", n > 1);
         if (fd < 0)
