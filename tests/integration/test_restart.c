@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dt_check.h"
@@ -186,6 +187,27 @@ out:
         natsConnection_Destroy(nc[i]);
 }
 
+/* A second server on the same port is refused, as nats-server is, even
+ * though the workers share the port among themselves (SO_REUSEPORT). */
+static void
+test_port_taken(const struct dt_server *s, const char *bin)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "timeout 10 %s -a 127.0.0.1 -p %d "
+             "--gateway_workers 2 >%s/second.log 2>&1", bin, s->port, s->dir);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 124);
+    char path[300], line[512];
+    snprintf(path, sizeof(path), "%s/second.log", s->dir);
+    FILE *f = fopen(path, "r");
+    bool said = false;
+    while (f && fgets(line, sizeof(line), f))
+        said |= strstr(line, "Address already in use") != NULL;
+    if (f)
+        fclose(f);
+    CHECK(said);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,6 +225,7 @@ main(int argc, char **argv)
         return 1;
     }
     test_connections_spread(&s);
+    test_port_taken(&s, bin);
     test_router_restart(&s);
     test_gateway_restart(&s);
     if (dt_check_failures())
