@@ -124,9 +124,16 @@ take_publish(struct st_port *p, const struct shm_desc *d,
     /* ids first: a handler may subscribe or unsubscribe (a new stream) */
     uint32_t ids[MAX_TARGETS], n = 0;
     const struct rt_match *res = rt_sublist_match(p->own, v.subj, v.subj_len);
-    for (uint32_t i = 0; res != NULL && i < res->n_psubs && n < MAX_TARGETS;
-         i++)
+    for (uint32_t i = 0; res != NULL && i < res->n_psubs; i++) {
+        if (n == MAX_TARGETS) {
+            /* streams never overlap: only a bug gets here */
+            dt_warn("storage: %.*s matches over %d of our subscriptions; "
+                    "the rest skipped", (int)v.subj_len, v.subj,
+                    MAX_TARGETS);
+            break;
+        }
         ids[n++] = res->psubs[i]->sub_id;
+    }
     for (uint32_t i = 0; i < n; i++)
         p->on_msg(p->arg, ids[i], v.subj, v.subj_len, v.reply, v.reply_len,
                   v.hdr, v.hdr_len, v.data, v.data_len);
