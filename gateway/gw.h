@@ -82,6 +82,10 @@ struct gw_worker {
     struct rt_sub *js_sub_arr;
     uint32_t js_mark;                  /* SHM_DIRECT_MARK of the next send */
     uint64_t js_dropped;               /* storage's direct ring was full */
+    /* lame duck mode (gw_ldm.c) */
+    bool ldm;
+    uint64_t ldm_next_ns;              /* next eviction */
+    uint64_t ldm_gap_ns;               /* between evictions */
     struct shm_doorbell *db;       /* ours */
     uint32_t router_gen;           /* router generation last announced to */
     uint32_t announce_gen;         /* announce_gen last answered */
@@ -249,6 +253,10 @@ enum gw_js_way gw_js_way(struct gw_worker *w, uint32_t len);
 void gw_js_send(struct gw_worker *w, struct gw_conn *c,
                 const struct gw_op *op, uint16_t flags);
 void gw_js_wake(struct gw_worker *w);
+
+/* gw_ldm.c: lame duck mode (the master's Drain) */
+void gw_ldm_begin(struct gw_worker *w);
+void gw_ldm_tick(struct gw_worker *w, uint64_t now);
 
 /* gw_local.c */
 int  gw_local_init(struct gw_worker *w);

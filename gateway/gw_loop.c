@@ -280,6 +280,7 @@ tick(struct gw_worker *w, uint64_t now)
             gw_proto_tick(w, c, now);
     }
     http_expire(w, now);
+    gw_ldm_tick(w, now);
     shm_arena_reclaim(&w->prod.arena);
 }
 
@@ -314,6 +315,8 @@ handle_event(struct gw_worker *w, const struct epoll_event *ev)
         int rc = dt_child_poll_ctl(&w->ch);
         if (rc < 0 || rc == DIALTONE__SUPERVISE__BODY_TERMINATE)
             w->stop = 1;
+        else if (rc == DIALTONE__SUPERVISE__BODY_DRAIN)
+            gw_ldm_begin(w);
         break;
     }
     }

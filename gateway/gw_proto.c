@@ -46,6 +46,8 @@ gw_proto_format_info(struct gw_worker *w, const struct gw_conn *c,
     dt_jw_kint(&j, "max_payload", s->max_payload);
     if (s->jetstream)
         dt_jw_kbool(&j, "jetstream", true);
+    if (w->ldm)
+        dt_jw_kbool(&j, "ldm", true);
     if (c) {
         dt_jw_kuint(&j, "client_id", c->cid);
         dt_jw_kstr(&j, "client_ip", c->shm->ip);

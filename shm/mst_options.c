@@ -129,6 +129,18 @@ const struct mst_option mst_option_table[] = {
       .flags_mask = MST_OF_ZERO_DEFAULT, .owner = MST_SUB_GATEWAY,
       .change = MST_CHANGE_HOT, .section = MST_SEC_SERVER,
       .help = "Time a blocked write may take (default: 10s)" },
+    { .keys = {"lame_duck_duration"}, .type = MST_OT_DURATION,
+      SHM(ldm_duration_ms), .def = MS(120), .min = MS(30), .max = DUR_MAX,
+      .flags_mask = MST_OF_MIN_SECONDS,
+      .owner = MST_SUB_GATEWAY, .change = MST_CHANGE_HOT,
+      .section = MST_SEC_SERVER,
+      .help = "Lame duck mode: clients are evicted over this long "
+              "(default: 2m, at least 30s)" },
+    { .keys = {"lame_duck_grace_period"}, .type = MST_OT_DURATION,
+      SHM(ldm_grace_ms), .def = MS(10), .min = 0, .max = DUR_MAX,
+      .owner = MST_SUB_GATEWAY, .change = MST_CHANGE_HOT,
+      .section = MST_SEC_SERVER,
+      .help = "Lame duck mode: wait before evicting (default: 10s)" },
 
     /* ---- logging ---- */
     { .keys = {"log_file", "logfile"}, .flags = {"l", "log"}, .arg = "file",
@@ -313,8 +325,6 @@ const struct mst_option mst_option_table[] = {
              .flags_mask = MST_OF_OFF_OK) },
     { REFUSE(.keys = {"no_header_support"}, .feature = "disabling headers",
              .flags_mask = MST_OF_OFF_OK) },
-    { REFUSE(.keys = {"lame_duck_duration", "lame_duck_grace_period"},
-             .feature = "lame duck mode") },
     { REFUSE(.keys = {"connect_error_reports", "reconnect_error_reports"},
              .feature = "route and gateway error reports") },
     { REFUSE(.keys = {"max_subscription_tokens"},
@@ -1100,6 +1110,10 @@ range_error(struct stage *st, const struct mst_option *r, int64_t v,
     const char *u = r->type == MST_OT_DURATION ? "ms" : "";
     if (r->max == I32MAX && v > r->max)
         return fail(st, origin, "%s value is too big", row_name(r));
+    if ((r->flags_mask & MST_OF_MIN_SECONDS) && v < r->min)
+        return fail(st, origin, "invalid %s of %llds, minimum is %lld "
+                    "seconds", row_name(r), (long long)(v / 1000),
+                    (long long)(r->min / 1000));
     if ((r->flags_mask & MST_OF_NORANDOM) && v == -1)
         return fail(st, origin, "%s -1 (a random port) is not supported by "
                     "Dialtone yet", row_name(r));

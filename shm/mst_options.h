@@ -116,6 +116,8 @@ enum mst_opt_section {
                                        block of options (jetstream {}) */
 #define MST_OF_ALWAYS       0x200u  /* DURATION: "always" is accepted,
                                        stored as -1 (sync_interval) */
+#define MST_OF_MIN_SECONDS  0x400u  /* DURATION: below .min, nats-server's
+                                       "minimum is N seconds" */
 
 #define MST_OPT_MAX_NAMES   4
 

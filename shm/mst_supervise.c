@@ -43,6 +43,8 @@
 #define STABLE_AFTER_NS  (30ull * 1000000000ull)
 #define STOP_GRACE_MS    700
 #define STORAGE_GRACE_MS 10000    /* flushing and checkpointing streams */
+#define LDM_CHECK_MS     100      /* lame duck mode: look for the end */
+#define LDM_SLACK_NS     (5ull * 1000000000ull)
 
 /* epoll tags: low bits say what, high bits which child */
 enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_PIDFD, TAG_CTL };
@@ -470,8 +472,8 @@ on_child_exit(struct mst_supervisor *sv, struct mst_child *c, bool stopping)
                      (int)c->pid, WEXITSTATUS(status));
     }
     forget_child(sv, c);
-    if (stopping)
-        return;
+    if (stopping || sv->ldm_grace_end_ns)
+        return;                 /* in lame duck mode nothing comes back */
     if (lived > STABLE_AFTER_NS)
         c->backoff_ms = BACKOFF_MIN_MS;
     c->restart_at_ns = now + (uint64_t)c->backoff_ms * 1000000ull;
@@ -529,6 +531,46 @@ on_ctl(struct mst_supervisor *sv, struct mst_child *c)
     }
 }
 
+/* nats-server's lame duck mode (SIGUSR2): no new clients (our copies of
+ * the listening sockets close, the gateways close theirs), the gateways
+ * tell their clients (INFO "ldm") and evict them, one by one, after the
+ * grace period; we stop once none is left or the duration is over. */
+static void
+enter_lame_duck(struct mst_supervisor *sv)
+{
+    if (sv->ldm_grace_end_ns)
+        return;
+    const struct shm_settings *s = &sv->h.hdr->settings;
+    dt_info("Entering lame duck mode, stop accepting new clients");
+    for (unsigned i = 0; i < SHM_MAX_GATEWAYS; i++)
+        if (sv->listen_fd[i] >= 0) {
+            close(sv->listen_fd[i]);
+            sv->listen_fd[i] = -1;
+        }
+    uint64_t now = shm_now_ns();
+    sv->ldm_grace_end_ns = now + s->ldm_grace_ms * 1000000ull;
+    sv->ldm_end_ns = sv->ldm_grace_end_ns + s->ldm_duration_ms * 1000000ull +
+                     LDM_SLACK_NS;
+    Dialtone__Drain drain = DIALTONE__DRAIN__INIT;
+    Dialtone__Supervise m = DIALTONE__SUPERVISE__INIT;
+    m.version = 1;
+    m.body_case = DIALTONE__SUPERVISE__BODY_DRAIN;
+    m.drain = &drain;
+    for (unsigned i = 0; i < sv->n_child; i++)
+        if (sv->child[i].role == MST_GATEWAY && sv->child[i].ctl_fd >= 0)
+            dt_channel_send(sv->child[i].ctl_fd, &m);
+}
+
+/* In lame duck mode: time to stop? */
+static bool
+lame_duck_done(struct mst_supervisor *sv)
+{
+    uint64_t now = shm_now_ns();
+    if (sv->ldm_grace_end_ns == 0 || now < sv->ldm_grace_end_ns)
+        return false;
+    return atomic_load(&sv->h.hdr->num_conns) == 0 || now >= sv->ldm_end_ns;
+}
+
 /* Returns 1 when the signal asks us to stop. */
 static int
 on_signal(struct mst_supervisor *sv)
@@ -545,8 +587,7 @@ on_signal(struct mst_supervisor *sv)
         } else if (si.ssi_signo == SIGUSR1) {
             dt_warn("log reopening is not supported yet; ignoring SIGUSR1");
         } else if (si.ssi_signo == SIGUSR2) {
-            /* nats-server's lame duck mode; never let it kill us */
-            dt_warn("lame duck mode is not supported yet; ignoring SIGUSR2");
+            enter_lame_duck(sv);
         }
     }
     return stop;
@@ -557,7 +598,12 @@ mst_supervisor_run(struct mst_supervisor *sv)
 {
     for (;;) {
         struct epoll_event evs[16];
-        int n = epoll_wait(sv->epfd, evs, 16, -1);
+        int n = epoll_wait(sv->epfd, evs, 16,
+                           sv->ldm_grace_end_ns ? LDM_CHECK_MS : -1);
+        if (lame_duck_done(sv)) {
+            dt_info("Lame duck mode: every client is gone, stopping");
+            return 0;
+        }
         if (n == -1 && errno != EINTR) {
             dt_error("epoll_wait() failed: %s", strerror(errno));
             return 1;

@@ -44,6 +44,8 @@ struct mst_supervisor {
     unsigned n_child;
     int epfd, sigfd, timerfd;
     bool announced_ready;
+    uint64_t ldm_grace_end_ns;    /* lame duck mode: 0 = not in it */
+    uint64_t ldm_end_ns;          /* stop by then whatever is left */
     char bin_router[PATH_MAX];
     char bin_gateway[PATH_MAX];
     char bin_storage[PATH_MAX];

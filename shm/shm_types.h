@@ -232,6 +232,8 @@ struct shm_settings {
                                      before every ack */
     int64_t js_max_memory;        /* bytes; 0 = not limited */
     int64_t js_max_store;
+    uint64_t ldm_duration_ms;     /* lame duck mode: evictions spread over */
+    uint64_t ldm_grace_ms;        /* ... after this wait */
 };
 
 #define SHM_JS_SYNC_ALWAYS (-1)

@@ -752,11 +752,25 @@ test_refused_keys(void)
         {"syslog: true\n", "'syslog' (syslog)"},
         {"prof_port: 6060\n", "(profiling)"},
         {"mappings {}\n", "(subject mappings)"},
-        {"lame_duck_duration: \"30s\"\n", "(lame duck mode)"},
         {"no_header_support: true\n", "(disabling headers)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         load_fails(cases[i].conf, cases[i].want, NULL, NULL);
+}
+
+/* nats-server's lame duck settings: a duration of at least 30 s. */
+static void
+test_lame_duck(void)
+{
+    struct mst_options o;
+    load_ok(&o, NULL, NULL, NULL, NULL);
+    CHECK(o.s.ldm_duration_ms == 120000 && o.s.ldm_grace_ms == 10000);
+    load_ok(&o, "lame_duck_duration: \"30s\"\nlame_duck_grace_period: 1s\n",
+            NULL, NULL, NULL);
+    CHECK(o.s.ldm_duration_ms == 30000 && o.s.ldm_grace_ms == 1000);
+    load_fails("lame_duck_duration: 10s\n",
+               "invalid lame_duck_duration of 10s, minimum is 30 seconds",
+               NULL, NULL);
 }
 
 static void
@@ -1044,6 +1058,7 @@ main(int argc, char **argv)
     test_config_errors();
     test_refused_keys();
     test_flags();
+    test_lame_duck();
     test_refused_flags();
     test_jetstream();
     test_precedence();
