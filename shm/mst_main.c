@@ -14,6 +14,7 @@
 #include "dt_config.h"
 #include "dt_log.h"
 #include "mst_options.h"
+#include "mst_signal.h"
 #include "mst_supervise.h"
 
 static int
@@ -44,6 +45,8 @@ main(int argc, char **argv)
         mst_options_usage(stdout);
         return 0;
     }
+    if (o.signal_cmd[0])
+        return mst_send_signal(o.signal_cmd, o.pid_file);
     if (o.show_version) {
         printf("dialtone: v%s (nats-server v%s compatible)\n", DT_VERSION,
                DT_NATS_COMPAT_VERSION);

@@ -261,6 +261,11 @@ const struct mst_option mst_option_table[] = {
     { .flags = {"v", "version"}, .type = MST_OT_BOOL, MST(show_version),
       .owner = MST_SUB_MASTER, .change = MST_CHANGE_RESTART,
       .section = MST_SEC_COMMON, .help = "Show version" },
+    { .flags = {"sl", "signal"}, .arg = "signal[=pid]",
+      .type = MST_OT_STRING, MST(signal_cmd), .owner = MST_SUB_MASTER,
+      .change = MST_CHANGE_RESTART, .section = MST_SEC_COMMON,
+      .help = "Send signal to dialtone process (ldm, stop, quit, term, "
+              "reopen, reload); pid can be given as signal=<pid>" },
 
     /* ---- nats-server features Dialtone does not have yet ---- */
     { REFUSE(.keys = {"default_js_domain"}, .feature = "JetStream domains") },
@@ -318,8 +323,6 @@ const struct mst_option mst_option_table[] = {
              .feature = "ports files") },
     { REFUSE(.keys = {"prof_port"}, .flags = {"profile"},
              .feature = "profiling") },
-    { REFUSE(.flags = {"sl", "signal"},
-             .feature = "signalling a running server") },
     { REFUSE(.keys = {"disable_sublist_cache", "no_sublist_cache"},
              .feature = "disabling the subscription cache",
              .flags_mask = MST_OF_OFF_OK) },

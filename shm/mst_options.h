@@ -42,6 +42,7 @@
 struct mst_options {
     struct shm_settings s;           /* what children read */
     char config_file[256], pid_file[256], log_file[256];
+    char signal_cmd[64];             /* --signal: send it and exit */
     int logtime, show_version, show_help, test_config;
     uint32_t gateway_workers;        /* dialtone-only: gateway worker processes,
                                         default = number of online CPUs */

@@ -1,5 +1,6 @@
 /*
- * test_ldm.c -- lame duck mode (SIGUSR2), as nats-server does it: every
+ * test_ldm.c -- lame duck mode (`--signal ldm=<pid>`, i.e. SIGUSR2), as
+ * nats-server does it: every
  * client hears "ldm" in an INFO at once, no new client gets in, after
  * lame_duck_grace_period the clients are evicted one by one (at most 1 s
  * apart) and the server then exits with status 0; lame_duck_duration
@@ -100,8 +101,12 @@ main(int argc, char **argv)
     for (int i = 0; i < CLIENTS; i++)
         REQUIRE((nc[i] = connect_client(srv.url)) != NULL);
 
+    /* `<server> --signal ldm=<pid>`, as an operator does (SIGUSR2) */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s --signal ldm=%d", dt_server_bin(),
+             (int)srv.pid);
     int64_t t0 = dt_now_ms();
-    REQUIRE(dt_server_signal(&srv, SIGUSR2) == 0);
+    REQUIRE(system(cmd) == 0);
     CHECK(wait_for(&told, CLIENTS, 2000));
     dt_sleep_ms(300);
     natsConnection *late = connect_client(srv.url);

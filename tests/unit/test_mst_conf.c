@@ -860,8 +860,6 @@ test_refused_flags(void)
         {"-ms", "flag -ms (HTTPS monitoring)"},
         {"--https_port=1", "flag --https_port (HTTPS monitoring)"},
         {"--profile=1", "flag --profile (profiling)"},
-        {"-sl", "flag -sl (signalling a running server)"},
-        {"--signal=stop", "flag --signal (signalling a running server)"},
         {"-s", "flag -s (syslog)"},
         {"-r=udp://x:514", "flag -r (remote syslog)"},
         {"--client_advertise=x", "flag --client_advertise"},
