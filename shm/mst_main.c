@@ -72,8 +72,12 @@ main(int argc, char **argv)
         dt_warn("cannot write pid file %s: %s", o.pid_file, strerror(errno));
 
     int code = 1;
-    if (mst_supervisor_start(&sv, &o) == 0)
+    if (mst_supervisor_start(&sv, &o) == 0) {
+        sv.opts = &o;
+        sv.argc = argc;
+        sv.argv = argv;
         code = mst_supervisor_run(&sv);
+    }
     mst_supervisor_stop(&sv);
     if (o.pid_file[0])
         unlink(o.pid_file);

@@ -11,6 +11,7 @@
  *   Children die with the master (PR_SET_PDEATHSIG in dt_child.c).
  */
 #include "mst_supervise.h"
+#include "mst_reload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -583,7 +584,9 @@ on_signal(struct mst_supervisor *sv)
                     "interrupt" : "terminated");
             stop = 1;
         } else if (si.ssi_signo == SIGHUP) {
-            dt_warn("config reload is not supported yet; ignoring SIGHUP");
+            if (sv->opts != NULL)
+                mst_reload(sv->opts, &sv->h.hdr->settings, sv->argc,
+                           sv->argv);
         } else if (si.ssi_signo == SIGUSR1) {
             dt_warn("log reopening is not supported yet; ignoring SIGUSR1");
         } else if (si.ssi_signo == SIGUSR2) {

@@ -44,6 +44,9 @@ struct mst_supervisor {
     unsigned n_child;
     int epfd, sigfd, timerfd;
     bool announced_ready;
+    struct mst_options *opts;     /* the running configuration, and */
+    int argc;                     /* ... what it was loaded from (for a */
+    char **argv;                  /* ... reload); set by the caller */
     uint64_t ldm_grace_end_ns;    /* lame duck mode: 0 = not in it */
     uint64_t ldm_end_ns;          /* stop by then whatever is left */
     char bin_router[PATH_MAX];
