@@ -141,6 +141,7 @@ dt_child_init(struct dt_child *c, int argc, char **argv,
     struct shm_settings *s = &c->h.hdr->settings;
     dt_log_set_tag(tag);
     dt_log_init(NULL, (int)s->debug, (int)s->trace);
+    dt_log_follow(&s->debug, &s->trace);
     if (getppid() != (pid_t)c->h.hdr->master_pid) {
         dt_error("master is gone before start");
         return -ESRCH;

@@ -14,6 +14,7 @@
 static int log_fd = 2;
 static int log_max = DT_LOG_INFO;
 static char log_tag[32];
+static const uint32_t *follow_debug, *follow_trace;
 
 int
 dt_log_init(const char *path, int debug, int trace)
@@ -37,6 +38,24 @@ dt_log_init(const char *path, int debug, int trace)
 }
 
 void
+dt_log_follow(const uint32_t *debug, const uint32_t *trace)
+{
+    follow_debug = debug;
+    follow_trace = trace;
+}
+
+static int
+max_level(void)
+{
+    if (follow_debug == NULL)
+        return log_max;
+    if (__atomic_load_n(follow_trace, __ATOMIC_RELAXED))
+        return DT_LOG_TRACE;
+    return __atomic_load_n(follow_debug, __ATOMIC_RELAXED) ? DT_LOG_DEBUG
+                                                           : DT_LOG_INFO;
+}
+
+void
 dt_log_set_tag(const char *tag)
 {
     snprintf(log_tag, sizeof(log_tag), "%s", tag ? tag : "");
@@ -46,7 +65,7 @@ void
 dt_log(enum dt_log_level lvl, const char *fmt, ...)
 {
     static const char *names[] = { "FTL", "ERR", "WRN", "INF", "DBG", "TRC" };
-    if ((int)lvl > log_max)
+    if ((int)lvl > max_level())
         return;
 
     char line[2048];

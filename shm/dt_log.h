@@ -10,6 +10,8 @@
 #ifndef DT_LOG_H
 #define DT_LOG_H
 
+#include <stdint.h>
+
 #include <stdarg.h>
 
 enum dt_log_level { DT_LOG_FATAL, DT_LOG_ERROR, DT_LOG_WARN, DT_LOG_INFO,
@@ -18,6 +20,9 @@ enum dt_log_level { DT_LOG_FATAL, DT_LOG_ERROR, DT_LOG_WARN, DT_LOG_INFO,
 /* path NULL or "" = stderr.  Returns 0 or -errno. */
 int  dt_log_init(const char *path, int debug, int trace);
 void dt_log_set_tag(const char *tag); /* e.g. "gateway 0", shown after level */
+/* From now on the debug and trace switches are read from these (the
+ * fabric's settings), so that a config reload reaches every process. */
+void dt_log_follow(const uint32_t *debug, const uint32_t *trace);
 void dt_log(enum dt_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

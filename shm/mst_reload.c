@@ -10,8 +10,9 @@
  *   Applied values are 4- and 8-byte fields, each stored whole; the
  *   gateways pick them up for new connections (parser limits, buffers,
  *   pings) and at once where they are read per use (max_pending,
- *   max_connections, max_subscriptions).  Strings (credentials, names)
- *   and what the other processes read only at start (logging, ports,
+ *   max_connections, max_subscriptions); every process follows debug and
+ *   trace from there (dt_log_follow).  Strings (credentials, names, the
+ *   log file) and what the other processes read only at start (ports,
  *   JetStream) are not reloadable yet.
  */
 #include "mst_reload.h"
@@ -33,8 +34,8 @@ static bool
 reloadable(const struct mst_option *r)
 {
     return r->home == MST_HOME_SHM && r->change == MST_CHANGE_HOT &&
-           r->owner == MST_SUB_GATEWAY && r->type != MST_OT_STRING &&
-           (r->size == 4 || r->size == 8);
+           (r->owner == MST_SUB_GATEWAY || r->owner == MST_SUB_ALL) &&
+           r->type != MST_OT_STRING && (r->size == 4 || r->size == 8);
 }
 
 /* The first option that changed and cannot be applied, or NULL. */

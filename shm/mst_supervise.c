@@ -307,6 +307,7 @@ make_fabric(struct mst_supervisor *sv, const struct mst_options *o)
     }
     sv->h.hdr->settings.start_ns = shm_wall_ns();
     struct shm_settings *set = &sv->h.hdr->settings;
+    dt_log_follow(&set->debug, &set->trace);    /* a reload reaches us too */
     snprintf(set->http_host, sizeof(set->http_host), "%s",
              o->http_host[0] ? o->http_host : o->s.host);
     snprintf(set->config_file, sizeof(set->config_file), "%s",
@@ -683,6 +684,7 @@ mst_supervisor_stop(struct mst_supervisor *sv)
             close(sv->listen_fd[i]);
     if (sv->http_fd >= 0)
         close(sv->http_fd);
+    dt_log_follow(NULL, NULL);      /* the settings are going away */
     shm_segment_detach(&sv->h);
     if (sv->fabric_fd >= 0)
         close(sv->fabric_fd); /* the memfd, and so the fabric, is gone */
