@@ -11,6 +11,7 @@
 
 #include "shm.h"
 #include "shm_direct.h"
+#include "shm_js_subjects.h"
 #include "shm_producer.h"
 #include "dt_check.h"
 
@@ -196,6 +197,40 @@ test_marks_start_at_the_ring_position(void)
     teardown();
 }
 
+/* Storage's subjects for the gateways: a reader sees a list once it is
+ * whole; one that does not fit is published as unusable. */
+static void
+test_js_subjects(void)
+{
+    setup();
+    struct shm_js_subjects *t = shm_js_subjects(&h);
+    struct shm_js_subjects_copy c = {0};
+    CHECK_INT(shm_js_subjects_read(t, &c), ==, 0);   /* never written */
+    CHECK(!c.usable);
+    const char *subs[3] = { "$JS.API.>", "orders.*", "kv.>" };
+    size_t lens[3] = { 9, 8, 4 };
+    shm_js_subjects_write(t, subs, lens, 3);
+    CHECK_INT(shm_js_subjects_read(t, &c), ==, 1);
+    CHECK(c.usable && c.count == 3);
+    CHECK(c.data && strcmp(c.data + 10, "orders.*") == 0);
+    CHECK_INT(shm_js_subjects_read(t, &c), ==, 0);   /* unchanged */
+    /* too many to fit: published, but not usable */
+    static char big[1024];
+    memset(big, 'x', sizeof(big) - 1);
+    enum { N = SHM_JS_SUBJECTS / 1000 + 8 };
+    const char *many[N];
+    size_t many_lens[N];
+    for (int i = 0; i < N; i++) {
+        many[i] = big;
+        many_lens[i] = 999;
+    }
+    shm_js_subjects_write(t, many, many_lens, N);
+    CHECK_INT(shm_js_subjects_read(t, &c), ==, 1);
+    CHECK(!c.usable);
+    shm_js_subjects_copy_free(&c);
+    teardown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -204,5 +239,6 @@ main(int argc, char **argv)
     test_ring_full_counts_unapplied();
     test_restarts();
     test_marks_start_at_the_ring_position();
+    test_js_subjects();
     return dt_check_summary(argv[0]);
 }
