@@ -1269,19 +1269,37 @@ out:
 /* ------------------------------------------------------------------ */
 /* Reload support.                                                      */
 
+void *
+mst_option_field(struct mst_options *o, const struct mst_option *r)
+{
+    return field(o, r);
+}
+
+const struct mst_option *
+mst_options_changed(const struct mst_options *old_o,
+                    const struct mst_options *new_o,
+                    const struct mst_option *prev)
+{
+    size_t i = prev ? (size_t)(prev - mst_option_table) + 1 : 0;
+    for (; i < NOPTS; i++) {
+        const struct mst_option *r = &mst_option_table[i];
+        if (r->home == MST_HOME_NONE || r->section == MST_SEC_COMMON ||
+            (r->keys[0] == NULL && r->home == MST_HOME_MASTER))
+            continue;           /* -c, -t, -h, -v are not reloadable */
+        if (memcmp(cfield(old_o, r), cfield(new_o, r), r->size) != 0)
+            return r;
+    }
+    return NULL;
+}
+
 enum mst_change
 mst_options_compare(const struct mst_options *old_o,
                     const struct mst_options *new_o, unsigned *subsys)
 {
     enum mst_change worst = MST_CHANGE_HOT;
     unsigned mask = 0;
-    for (size_t i = 0; i < NOPTS; i++) {
-        const struct mst_option *r = &mst_option_table[i];
-        if (r->home == MST_HOME_NONE || r->section == MST_SEC_COMMON ||
-            (r->keys[0] == NULL && r->home == MST_HOME_MASTER))
-            continue;           /* -c, -t, -h, -v are not reloadable */
-        if (memcmp(cfield(old_o, r), cfield(new_o, r), r->size) == 0)
-            continue;
+    for (const struct mst_option *r = mst_options_changed(old_o, new_o, NULL);
+         r != NULL; r = mst_options_changed(old_o, new_o, r)) {
         if (r->change > worst)
             worst = r->change;
         mask |= 1u << r->owner;

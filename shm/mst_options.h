@@ -8,8 +8,9 @@
  *   Ownership: struct mst_options is plain data owned by the caller (the
  *   master); its `s` member is what the master copies into the segment
  *   header for the children.  Nothing here keeps state between calls, so
- *   a reload is another mst_options_load() into a fresh struct followed by
- *   mst_options_compare() against the running one.
+ *   a reload is another mst_options_load() into a fresh struct, compared
+ *   with the running one (mst_options_changed, mst_options_compare; see
+ *   mst_reload.c).
  *   Errors: mst_options_load() returns 0 or -EINVAL and writes one line
  *   naming the problem into err ("file:line:col: ..." for the config
  *   file, "flag ..." for the command line).  Non-fatal problems that
@@ -167,6 +168,14 @@ void mst_options_usage(FILE *f);     /* -h text */
 enum mst_change mst_options_compare(const struct mst_options *old_o,
                                     const struct mst_options *new_o,
                                     unsigned *subsys);
+
+/* The next option (after prev; NULL: the first) whose value differs
+ * between old and new, or NULL; -c, -t, -h, -v and --signal never count. */
+const struct mst_option *mst_options_changed(const struct mst_options *old_o,
+                                             const struct mst_options *new_o,
+                                             const struct mst_option *prev);
+/* The option's field in o. */
+void *mst_option_field(struct mst_options *o, const struct mst_option *r);
 
 /* After a reload: keep the running server's id (each load makes a new
  * one), and its name too when the name was defaulted to the id. */

@@ -22,35 +22,12 @@
 
 #include "dt_log.h"
 
-static void *
-field_of(struct mst_options *o, const struct mst_option *r)
-{
-    if (r->home == MST_HOME_SHM)
-        return (char *)&o->s + r->off;
-    return (char *)o + r->off;
-}
-
 static bool
 reloadable(const struct mst_option *r)
 {
     return r->home == MST_HOME_SHM && r->change == MST_CHANGE_HOT &&
            (r->owner == MST_SUB_GATEWAY || r->owner == MST_SUB_ALL) &&
            r->type != MST_OT_STRING && (r->size == 4 || r->size == 8);
-}
-
-/* The first option that changed and cannot be applied, or NULL. */
-static const struct mst_option *
-blocker(struct mst_options *old_o, struct mst_options *new_o)
-{
-    for (size_t i = 0; i < mst_option_count; i++) {
-        const struct mst_option *r = &mst_option_table[i];
-        if (r->home == MST_HOME_NONE || r->size == 0)
-            continue;
-        if (memcmp(field_of(old_o, r), field_of(new_o, r), r->size) != 0 &&
-            !reloadable(r))
-            return r;
-    }
-    return NULL;
 }
 
 static const char *
@@ -74,27 +51,28 @@ mst_reload(struct mst_options *running, struct shm_settings *live,
         return -1;
     }
     mst_options_keep_identity(fresh, running);
-    const struct mst_option *r = blocker(running, fresh);
+    const struct mst_option *r = mst_options_changed(running, fresh, NULL);
+    while (r != NULL && reloadable(r))
+        r = mst_options_changed(running, fresh, r);
     if (r != NULL) {
         dt_error("Failed to reload server configuration: config reload not "
                  "supported for %s", name_of(r));
         free(fresh);
         return -1;
     }
-    for (size_t i = 0; i < mst_option_count; i++) {
-        const struct mst_option *o = &mst_option_table[i];
-        if (!reloadable(o) ||
-            memcmp(field_of(running, o), field_of(fresh, o), o->size) == 0)
-            continue;
-        void *dst = (char *)live + o->off;
-        if (o->size == 8)
-            __atomic_store_n((uint64_t *)dst, *(uint64_t *)field_of(fresh, o),
+    /* every change is reloadable now: apply them, each field whole */
+    for (r = mst_options_changed(running, fresh, NULL); r != NULL;
+         r = mst_options_changed(running, fresh, r)) {
+        const void *v = mst_option_field(fresh, r);
+        void *dst = (char *)live + r->off;
+        if (r->size == 8)
+            __atomic_store_n((uint64_t *)dst, *(const uint64_t *)v,
                              __ATOMIC_RELEASE);
         else
-            __atomic_store_n((uint32_t *)dst, *(uint32_t *)field_of(fresh, o),
+            __atomic_store_n((uint32_t *)dst, *(const uint32_t *)v,
                              __ATOMIC_RELEASE);
-        memcpy(field_of(running, o), field_of(fresh, o), o->size);
-        dt_info("Reloaded: %s", name_of(o));
+        memcpy(mst_option_field(running, r), v, r->size);
+        dt_info("Reloaded: %s", name_of(r));
     }
     free(fresh);
     dt_info("Reloaded server configuration");
